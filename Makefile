@@ -1,0 +1,32 @@
+# `make demo`: the local search end to end. `make test`: lint + the test suite.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export LITELLM_LOCAL_MODEL_COST_MAP := True
+export MLFLOW_DISABLE_TELEMETRY := true
+export RAY_AUTH_MODE := disabled
+export HF_HUB_OFFLINE := 1
+
+.PHONY: demo test lint install install-dev clean
+
+$(VENV)/.installed: pyproject.toml constraints.txt scripts/install.sh
+	scripts/install.sh $(VENV)
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml constraints.txt scripts/install.sh
+	scripts/install.sh $(VENV) dev
+	touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+demo: $(VENV)/.installed
+	$(PY) -m search.run --preset local
+
+lint: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check .
+
+test: $(VENV)/.installed-dev lint
+	$(PY) -m pytest -q
+
+clean:
+	rm -rf $(VENV) data ray_results mlruns mlflow.db optuna.db .cache
