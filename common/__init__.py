@@ -1,0 +1,1 @@
+"""Small pieces every stage of the pipeline shares (atomic files, error reporting)."""
