@@ -1,0 +1,299 @@
+"""The search's stages, in order: preflight, corpus, base model, baseline, Tuner, front. Ray and MLflow meet here."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from common.atomic import write_text
+from common.errors import InputError
+from search.config import ExperimentConfig, flatten
+from search.objectives import Objective
+from search.pareto import hypervolume, hypervolume_curve, knee_point, pareto_ranks
+from search.space import GRID_LABEL, make_sampler, seed_points, tune_space
+from search.tracking import (
+    check_reachable,
+    default_optuna_storage,
+    experiment_id,
+    find_parent_run,
+    log_front,
+    register_adapter,
+    resolve_tracking_uri,
+    start_parent_run,
+)
+
+log = logging.getLogger(__name__)
+RESULT_COLUMNS = ("judge_score", "energy_wh", "val_loss", "train_loss", "energy_eval_wh", "train_seconds")
+
+
+def _storage_path(config: ExperimentConfig) -> str:
+    configured = config.search.storage_path
+    if configured and "://" in configured:
+        return configured
+    return str(Path(configured or "ray_results").resolve())
+
+
+def _check_shared_storage(storage: str) -> None:
+    import ray
+
+    nodes = [n for n in ray.nodes() if n.get("Alive")]
+    if len(nodes) > 1 and "://" not in storage:
+        raise InputError(
+            "search.storage_path",
+            None,
+            f"{storage!r} is a local path but the cluster has {len(nodes)} nodes; use shared storage "
+            "(s3://, gs://) or a mount every node sees, given as file:///path",
+        )
+
+
+def _objectives(config: ExperimentConfig) -> list[Objective]:
+    return [Objective(o.metric, o.mode) for o in config.search.objectives]
+
+
+def _module_sets(config: ExperimentConfig) -> set[str]:
+    from trainables.settings import TrialSettings
+
+    names = set(config.training.module_names)
+    spec = config.search.space.get("target_modules")
+    for value in spec.choices if spec and spec.choices else []:
+        names |= set(TrialSettings(target_modules=value).module_names)
+    return names
+
+
+def run_search(config: ExperimentConfig, address: str | None = None, resume: bool = False) -> dict[str, Any]:
+    import ray
+    from ray import tune
+
+    from corpus.pipeline import build_corpus, read_split
+    from judging.panel import Panel
+    from trainables.base_model import resolve_base_model
+    from trainables.lora import check_target_modules
+    from trainables.trainable import TrialContext, lora_trial, score_base_model
+
+    name = config.experiment.name
+    objectives = _objectives(config)
+    storage = _storage_path(config)
+    if config.search.gpus_per_trial % 1 and config.energy.shared_gpu == "refuse":
+        raise InputError(
+            "search.gpus_per_trial", None,
+            f"{config.search.gpus_per_trial} is a fractional GPU, refused by energy.shared_gpu=refuse",
+        )
+    if resume and "://" not in storage and not (Path(storage) / name).is_dir():
+        raise InputError("--resume", None, f"no search named {name!r} under {storage}")
+
+    tracking_uri = resolve_tracking_uri(config.tracking.uri)
+    client = check_reachable(tracking_uri)
+    cache_dir = config.paths.cache_dir.resolve()
+
+    if not ray.is_initialized():
+        ray.init(address=address, include_dashboard=False, configure_logging=False, log_to_driver=True)
+    _check_shared_storage(storage)
+
+    corpus = build_corpus(config.corpus, config.paths.data_dir.resolve())
+    train_text = read_split(corpus.path, "train")
+    if read_split(corpus.path, "judge").empty:
+        raise InputError(corpus.path / "judge", None, "the judge set is empty; raise corpus.max_judge_items")
+    base_path = resolve_base_model(
+        config.model, (train_text["question"] + "\n" + train_text["answer"]).tolist(), cache_dir
+    )
+    check_target_modules(base_path, _module_sets(config), "training.target_modules / search.space.target_modules")
+    Panel.from_config(config.judging, cache_dir=cache_dir / "judge").preflight()
+
+    exp_id = experiment_id(client, name)
+    parent_run_id = find_parent_run(client, exp_id) if resume else None
+    if parent_run_id is None:
+        params = flatten(config)
+        params.update({f"reference_point.{k}": str(v) for k, v in config.search.reference_point.items()})
+        parent_run_id = start_parent_run(
+            client, exp_id, name, params,
+            tags={"corpus_hash": corpus.corpus_hash, "seed_grid": GRID_LABEL if config.search.seed_grid != "none"
+                  else "none", "objectives": json.dumps([[o.metric, o.mode] for o in objectives])},
+        )
+        client.log_dict(parent_run_id, config.model_dump(mode="json"), "config.yaml")
+        client.log_dict(parent_run_id, corpus.manifest, "corpus/manifest.json")
+    else:
+        client.update_run(parent_run_id, status="RUNNING")
+
+    grid = seed_points(config.search, config.training)
+    context = TrialContext(
+        base_model_path=str(base_path),
+        corpus_path=str(corpus.path),
+        model=config.model,
+        defaults=config.training,
+        energy=config.energy,
+        judging=config.judging,
+        tracking_uri=tracking_uri,
+        experiment_name=name,
+        parent_run_id=parent_run_id,
+        cache_dir=str(cache_dir),
+        seed=config.experiment.seed,
+        gpus_per_trial=config.search.gpus_per_trial,
+        cpus_per_trial=config.search.cpus_per_trial,
+        grid_points=tuple(tuple(sorted(p.items())) for p in grid),
+    )
+    resources = {"cpu": config.search.cpus_per_trial, "gpu": config.search.gpus_per_trial}
+
+    baseline = _baseline(client, parent_run_id, context, resources, score_base_model)
+
+    trainable = tune.with_resources(tune.with_parameters(lora_trial, context=context), resources)
+    optuna_storage = default_optuna_storage(tracking_uri, config.tracking.optuna_storage)
+    tuner = _tuner(config, trainable, storage, optuna_storage, grid, resume)
+    results = tuner.fit()
+
+    trials = _trial_table(results)
+    summary = _record_front(config, client, tracking_uri, parent_run_id, trials, objectives, baseline)
+    summary.update(
+        experiment=name, tracking_uri=tracking_uri, optuna_storage=optuna_storage,
+        baseline_judge_score=baseline.get("judge_score", math.nan),
+    )
+    client.set_terminated(parent_run_id, "FINISHED")
+    return summary
+
+
+def _baseline(client, parent_run_id: str, context, resources: dict, score_base_model) -> dict[str, float]:
+    """Scored once per search (a resumed search reuses the recorded value)."""
+    import ray
+
+    recorded = client.get_run(parent_run_id).data.metrics
+    if "baseline_judge_score" in recorded:
+        return {"judge_score": recorded["baseline_judge_score"]}
+    task = ray.remote(num_cpus=resources["cpu"], num_gpus=resources["gpu"])(score_base_model)
+    out = ray.get(task.remote(context))
+    metrics = {f"baseline_{k}": v for k, v in out["metrics"].items() if isinstance(v, int | float)}
+    client.log_batch(parent_run_id, metrics=[_metric(k, v) for k, v in metrics.items() if math.isfinite(v)])
+    client.log_table(parent_run_id, data=out["items"], artifact_file="baseline/judge_answers.json")
+    return {"judge_score": out["metrics"].get("judge_score", math.nan)}
+
+
+def _metric(key: str, value: float, step: int = 0):
+    import time
+
+    from mlflow.entities import Metric
+
+    return Metric(key, float(value), int(time.time() * 1000), step)
+
+
+def _tuner(config: ExperimentConfig, trainable, storage: str, optuna_storage: str, grid, resume: bool):
+    import optuna
+    from ray import tune
+
+    from search.searcher import ConstrainedOptunaSearch
+
+    name = config.experiment.name
+    if resume:
+        return tune.Tuner.restore(
+            str(Path(storage) / name) if "://" not in storage else f"{storage.rstrip('/')}/{name}",
+            trainable=trainable,
+            resume_unfinished=True,
+            resume_errored=True,
+        )
+    num_samples = len(grid) if config.search.sampler == "grid16" else max(config.search.num_samples, len(grid))
+    searcher = ConstrainedOptunaSearch(
+        metric=[o.metric for o in config.search.objectives],
+        mode=[o.mode for o in config.search.objectives],
+        points_to_evaluate=grid or None,
+        sampler=make_sampler(config.search, config.experiment.seed),
+        storage=optuna.storages.RDBStorage(optuna_storage),
+        study_name=name,
+        energy_budget_wh=config.search.energy_budget_wh,
+    )
+    return tune.Tuner(
+        trainable,
+        param_space=tune_space(config.search.space),
+        # No metric/mode here: setting them also silently makes the study single-objective (NOTES.md).
+        tune_config=tune.TuneConfig(
+            search_alg=searcher,
+            num_samples=num_samples,
+            max_concurrent_trials=config.search.max_concurrent_trials,
+        ),
+        run_config=tune.RunConfig(
+            name=name,
+            storage_path=storage,
+            failure_config=tune.FailureConfig(max_failures=config.search.max_failures),
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+            verbose=1,
+        ),
+    )
+
+
+def _trial_table(results) -> pd.DataFrame:
+    rows = []
+    for result in results:
+        metrics = dict(result.metrics or {})
+        config = {k: v for k, v in (result.config or {}).items()}
+        rows.append(
+            {
+                "trial_id": metrics.get("trial_id") or (result.path and Path(result.path).name),
+                "status": "FAILED" if result.error else "COMPLETED",
+                "error": f"{type(result.error).__name__}: {result.error}"[:300] if result.error else "",
+                **config,
+                **{k: v for k, v in metrics.items() if not isinstance(v, dict) and k != "config"},
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _record_front(config, client, tracking_uri, parent_run_id, trials, objectives, baseline) -> dict[str, Any]:
+    metrics = [o.metric for o in objectives]
+    done = trials[trials["status"] == "COMPLETED"].copy() if not trials.empty else trials
+    for m in metrics:
+        if m not in done.columns:
+            done[m] = math.nan
+    ranks = pareto_ranks(done, objectives)
+    done["pareto_rank"] = ranks
+    ordered = done.sort_values("date") if "date" in done.columns else done
+    hv = hypervolume(done, objectives, config.search.reference_point)
+    curve = hypervolume_curve(ordered, objectives, config.search.reference_point)
+    for step, value in enumerate(curve["hypervolume"].tolist(), start=1):
+        client.log_metric(parent_run_id, "hypervolume_curve", float(value), step=step)
+    knee = knee_point(done, objectives)
+    front_rows = done[done["pareto_rank"] == 0].sort_values(metrics[0], ascending=objectives[0].mode == "min")
+    out_dir = (config.paths.reports_dir / config.experiment.name).resolve()
+    front_csv = out_dir / "pareto_front.csv"
+    keep = [c for c in ("trial_id", "mlflow_run_id", "origin", *config.search.space, *metrics, *RESULT_COLUMNS,
+                        "energy_source", "pareto_rank") if c in done.columns]
+    keep = list(dict.fromkeys(keep))
+    write_text(front_csv, front_rows[keep].to_csv(index=False))
+    write_text(out_dir / "trials.csv", done.drop(columns=["pareto_rank"]).assign(pareto_rank=ranks)[keep].to_csv(
+        index=False) if not done.empty else "")
+    for _, row in done.iterrows():
+        run_id = row.get("mlflow_run_id")
+        if isinstance(run_id, str):
+            rank = row["pareto_rank"]
+            client.set_tag(run_id, "pareto_rank", "" if pd.isna(rank) else str(int(rank)))
+    log_front(client, parent_run_id, front_rows[keep], front_csv, objectives)
+    total_energy = float(pd.to_numeric(trials.get("energy_wh", pd.Series(dtype=float)), errors="coerce").sum())
+    sources = sorted(set(trials.get("energy_source", pd.Series(dtype=str)).dropna().astype(str)))
+    client.log_metric(parent_run_id, "hypervolume", hv)
+    client.log_metric(parent_run_id, "front_size", len(front_rows))
+    client.log_metric(parent_run_id, "total_energy_wh", total_energy)
+    client.set_tag(parent_run_id, "energy_source", "; ".join(sources) or "none")
+    registered = None
+    if knee is not None and isinstance(done.loc[knee].get("mlflow_run_id"), str):
+        knee_run = done.loc[knee, "mlflow_run_id"]
+        client.set_tag(parent_run_id, "knee_run_id", knee_run)
+        try:
+            version = register_adapter(tracking_uri, knee_run, f"{config.experiment.name}-knee")
+            registered = f"{config.experiment.name}-knee v{version}"
+        except Exception as err:  # the front is recorded either way; registration is a convenience
+            log.warning("could not register the knee adapter: %s", err)
+    best = pd.to_numeric(done.get("judge_score", pd.Series(dtype=float)), errors="coerce").max()
+    return {
+        "completed": int(len(done)),
+        "failed": int((trials["status"] == "FAILED").sum()) if not trials.empty else 0,
+        "excluded": int(ranks.isna().sum()),
+        "front_size": int(len(front_rows)),
+        "hypervolume": hv,
+        "reference_point": dict(config.search.reference_point),
+        "front_csv": str(front_csv),
+        "total_energy_wh": total_energy,
+        "energy_source": "; ".join(sources) or "none",
+        "best_judge_score": float(best) if pd.notna(best) else math.nan,
+        "registered_model": registered,
+        "knee_trial": None if knee is None else done.loc[knee].get("trial_id"),
+    }

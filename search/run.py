@@ -1,0 +1,109 @@
+"""`python -m search.run`: the product's front door. Validate the config, build or reuse the corpus, score the
+untuned baseline, run the multi-objective Ray Tune + Optuna search, and record the Pareto front in MLflow.
+
+Nothing starts (no Ray, no MLflow run) until the whole config is valid.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from common.errors import InputError, exit_on_input_error
+from search.config import PRESETS, SAMPLERS, ExperimentConfig, available_presets, load_config
+
+log = logging.getLogger("search.run")
+
+# Set before litellm or MLflow are imported anywhere in this process or its Ray workers (see NOTES.md).
+QUIET_ENV = {"LITELLM_LOCAL_MODEL_COST_MAP": "True", "MLFLOW_DISABLE_TELEMETRY": "true"}
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m search.run",
+        description="Multi-objective search over LoRA configurations: maximise judge score, minimise energy.",
+        epilog="Without arguments the `local` preset runs (tiny model, offline judge, CPU, a few minutes). "
+        "For the reference study's setting on GPU workers: python -m search.run --preset paper --address auto",
+    )
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument(
+        "--preset", choices=available_presets() or list(PRESETS), help="a config from configs/ (default: local)"
+    )
+    source.add_argument("--config", metavar="FILE", help="a YAML config file (same schema as configs/local.yaml)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override one config value, parsed as YAML (repeatable), e.g. --set search.num_samples=8",
+    )
+    parser.add_argument(
+        "--address",
+        default=None,
+        help="Ray cluster to join ('auto' or host:port; default: RAY_ADDRESS if set, else start a local Ray)",
+    )
+    parser.add_argument(
+        "--resume",
+        metavar="NAME",
+        default=None,
+        help="finish an interrupted search by its experiment name: completed trials are kept, interrupted ones "
+        "continue from their checkpoints",
+    )
+    parser.add_argument(
+        "--sampler", choices=SAMPLERS, default=None, help="shorthand for --set search.sampler=NAME"
+    )
+    return parser.parse_args(argv)
+
+
+@exit_on_input_error
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    overrides = list(args.overrides)
+    if args.sampler:
+        overrides.append(f"search.sampler={args.sampler}")
+    if args.resume:
+        overrides.append(f"experiment.name={args.resume}")
+    if not args.preset and not args.config and not argv:
+        print("Running the `local` preset (tiny model, offline judge). For the study's setting on GPU workers: "
+              "python -m search.run --preset paper --address auto", flush=True)
+    config = load_config(preset=args.preset, config_file=args.config, overrides=overrides)
+    for key, value in QUIET_ENV.items():
+        os.environ.setdefault(key, value)
+    from search.orchestrate import run_search
+
+    summary = run_search(config, address=args.address, resume=bool(args.resume))
+    print_summary(summary)
+    return 0
+
+
+def print_summary(summary: dict[str, Any]) -> None:
+    hv = summary["hypervolume"]
+    lines = [
+        "",
+        f"Search {summary['experiment']!r} finished: {summary['completed']} trials completed, "
+        f"{summary['failed']} failed, {summary['excluded']} excluded from the front (NaN objectives).",
+        f"Pareto front: {summary['front_size']} trials; hypervolume {hv:.6g} "
+        f"(reference point {summary['reference_point']}).",
+        f"Baseline (untuned base model) judge score: {summary['baseline_judge_score']:.3f}; "
+        f"best trial: {summary['best_judge_score']:.3f}.",
+        f"Energy spent by all trials: {summary['total_energy_wh']:.4g} Wh ({summary['energy_source']}).",
+        f"Pareto table:  {summary['front_csv']}",
+        f"MLflow store:  {summary['tracking_uri']}",
+        f"Open the MLflow UI:  mlflow ui --backend-store-uri {summary['tracking_uri']}",
+        f"Open the Optuna study:  optuna-dashboard {summary['optuna_storage']}",
+    ]
+    if summary.get("report"):
+        lines.append(f"Report:  {summary['report']}")
+    if summary.get("registered_model"):
+        lines.append(f"Knee adapter registered as model {summary['registered_model']}")
+    print("\n".join(lines), flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

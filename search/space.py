@@ -1,0 +1,97 @@
+"""The search space from the config, the `paper16` reference grid, and the Optuna samplers.
+
+`paper16` is a RECONSTRUCTION of the reference study's 16 configurations: its exact table is not public.
+Known axes: ranks 16 and 32; 2, 4 or 7 target modules (qv / qkvo / all-linear). We complete the 6 rank x
+module combinations to 16 with the LoRA alpha (alpha = r and alpha = 2r: 12 points) and a longer training
+run (one more epoch) for the 2- and 7-module sets (4 points), since the study's 5x energy spread needs
+configurations that differ in compute.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import optuna
+from ray import tune
+
+from common.errors import InputError
+from search.config import ParamSpec, SearchConfig
+from trainables.settings import TrialSettings
+
+GRID_LABEL = "paper16 (reconstruction of the reference study's 16 configurations)"
+
+
+def tune_space(space: dict[str, ParamSpec]) -> dict[str, Any]:
+    """Ray Tune domains, which OptunaSearch converts into Optuna distributions."""
+    out: dict[str, Any] = {}
+    for name, spec in space.items():
+        if spec.choices is not None:
+            out[name] = tune.choice(list(spec.choices))
+        elif spec.integer:
+            low, high = int(spec.low), int(spec.high)
+            out[name] = tune.lograndint(low, high + 1) if spec.log else tune.randint(low, high + 1)
+        else:
+            out[name] = tune.loguniform(spec.low, spec.high) if spec.log else tune.uniform(spec.low, spec.high)
+    return out
+
+
+def _in_space(spec: ParamSpec, value: Any) -> bool:
+    if spec.choices is not None:
+        return value in spec.choices
+    return spec.low <= value <= spec.high
+
+
+def paper16_points(defaults: TrialSettings) -> list[dict[str, Any]]:
+    points = [
+        {"rank": rank, "target_modules": modules, "alpha_multiple": alpha, "epochs": defaults.epochs}
+        for rank, modules, alpha in itertools.product((16, 32), ("qv", "qkvo", "all-linear"), (1.0, 2.0))
+    ]
+    points += [
+        {"rank": rank, "target_modules": modules, "alpha_multiple": 2.0, "epochs": defaults.epochs + 1}
+        for rank, modules in itertools.product((16, 32), ("qv", "all-linear"))
+    ]
+    return points
+
+
+def seed_points(search: SearchConfig, defaults: TrialSettings) -> list[dict[str, Any]]:
+    """The grid restricted to the space's axes (axes outside the space take the `training:` defaults)."""
+    if search.seed_grid == "none" and search.sampler != "grid16":
+        return []
+    points: list[dict[str, Any]] = []
+    for full in paper16_points(defaults):
+        point = {}
+        for name, value in full.items():
+            if name not in search.space:
+                continue
+            if not _in_space(search.space[name], value):
+                raise InputError(
+                    "search.space",
+                    name,
+                    f"the paper16 grid needs {name}={value!r}, outside the space; widen the space or set "
+                    "search.seed_grid=none",
+                )
+            point[name] = value
+        if point and point not in points:
+            points.append(point)
+    return points
+
+
+def make_sampler(search: SearchConfig, seed: int) -> optuna.samplers.BaseSampler:
+    constraints = _energy_constraint if search.energy_budget_wh is not None else None
+    if search.sampler == "tpe":
+        return optuna.samplers.TPESampler(seed=seed, multivariate=True, constraints_func=constraints)
+    if search.sampler == "nsga2":
+        return optuna.samplers.NSGAIISampler(seed=seed, population_size=8, constraints_func=constraints)
+    if search.sampler == "gp":
+        return optuna.samplers.GPSampler(seed=seed, constraints_func=constraints)
+    # random, and grid16 (whose 16 points all come from points_to_evaluate)
+    return optuna.samplers.RandomSampler(seed=seed)
+
+
+CONSTRAINT_ATTR = "constraints"
+
+
+def _energy_constraint(trial: optuna.trial.FrozenTrial) -> list[float]:
+    # Optuna's convention: values <= 0 are feasible. Set by the searcher when the trial completes.
+    return list(trial.user_attrs.get(CONSTRAINT_ATTR, [0.0]))

@@ -1,0 +1,93 @@
+"""The search's MLflow parent run: where it is, that it answers, and what the search records on it."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+from mlflow.entities import Param, RunTag
+from mlflow.tracking import MlflowClient
+
+from common.errors import InputError
+from trainables.tracking import ROLE_TAG
+
+
+def resolve_tracking_uri(configured: str | None) -> str:
+    """Config, then MLFLOW_TRACKING_URI, then MLflow's own default made absolute (workers run elsewhere)."""
+    uri = configured or os.environ.get("MLFLOW_TRACKING_URI")
+    if uri:
+        return uri
+    return f"sqlite:///{Path.cwd() / 'mlflow.db'}"
+
+
+def sqlite_path(uri: str) -> Path | None:
+    return Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
+
+
+def default_optuna_storage(tracking_uri: str, configured: str | None) -> str:
+    """SQLite optuna.db beside mlflow.db, so optuna-dashboard can open it."""
+    if configured:
+        return configured
+    db = sqlite_path(tracking_uri)
+    folder = db.parent if db else Path.cwd()
+    return f"sqlite:///{folder / 'optuna.db'}"
+
+
+def check_reachable(uri: str) -> MlflowClient:
+    client = MlflowClient(uri)
+    try:
+        client.search_experiments(max_results=1)
+    except Exception as err:
+        raise InputError(
+            "tracking.uri", None, f"MLflow at {uri!r} does not answer ({type(err).__name__}); start it or fix the URI"
+        ) from None
+    return client
+
+
+def experiment_id(client: MlflowClient, name: str) -> str:
+    experiment = client.get_experiment_by_name(name)
+    return experiment.experiment_id if experiment else client.create_experiment(name)
+
+
+def find_parent_run(client: MlflowClient, experiment: str) -> str | None:
+    runs = client.search_runs(
+        [experiment], filter_string=f"tags.`{ROLE_TAG}` = 'search'", order_by=["attributes.start_time DESC"]
+    )
+    return runs[0].info.run_id if runs else None
+
+
+def start_parent_run(client: MlflowClient, experiment: str, name: str, params: dict[str, str], tags: dict) -> str:
+    run_id = client.create_run(experiment, tags={ROLE_TAG: "search", "mlflow.runName": name}).info.run_id
+    # MLflow params are limited to 6000 characters and cannot be logged twice.
+    client.log_batch(
+        run_id,
+        params=[Param(k, v[:6000]) for k, v in params.items()],
+        tags=[RunTag(k, str(v)) for k, v in tags.items()],
+    )
+    return run_id
+
+
+def child_runs(client: MlflowClient, experiment: str, parent_run_id: str) -> pd.DataFrame:
+    runs = client.search_runs(
+        [experiment],
+        filter_string=f"tags.`mlflow.parentRunId` = '{parent_run_id}' and tags.`{ROLE_TAG}` = 'trial'",
+    )
+    return pd.DataFrame(
+        [{"run_id": r.info.run_id, "trial_id": r.data.tags.get("trial_id"), "status": r.info.status} for r in runs]
+    )
+
+
+def log_front(client: MlflowClient, run_id: str, trials: pd.DataFrame, front_csv: Path, objectives) -> None:
+    client.log_table(run_id, data=trials.reset_index(drop=True), artifact_file="pareto/trials.json")
+    client.log_artifact(run_id, str(front_csv), "pareto")
+    client.set_tag(run_id, "objectives", json.dumps([[o.metric, o.mode] for o in objectives]))
+
+
+def register_adapter(tracking_uri: str, run_id: str, model_name: str) -> str | None:
+    """Register the knee trial's adapter as a model version; returns the version."""
+    mlflow.set_tracking_uri(tracking_uri)
+    version = mlflow.register_model(f"runs:/{run_id}/adapter", model_name)
+    return str(version.version)

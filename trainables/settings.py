@@ -1,0 +1,105 @@
+"""Config sections the trainable reads: the base model, per-trial hyperparameters, energy accounting."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+TINY_QWEN2 = "tiny-qwen2"
+
+# Linear layers of a Qwen2 decoder block, grouped as the reference study varied them (2, 4 or 7 modules).
+TARGET_MODULE_SETS: dict[str, tuple[str, ...]] = {
+    "qv": ("q_proj", "v_proj"),
+    "qkvo": ("q_proj", "k_proj", "v_proj", "o_proj"),
+    "all-linear": ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"),
+}
+
+Quantization = Literal["bf16", "int8", "nf4"]
+
+
+class TinyModelConfig(BaseModel):
+    """Shape of the built-in `tiny-qwen2`: small enough to train in seconds on 2 CPU cores."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    hidden_size: int = Field(128, ge=16)
+    num_hidden_layers: int = Field(2, ge=1)
+    num_attention_heads: int = Field(4, ge=1)
+    num_key_value_heads: int = Field(2, ge=1)
+    intermediate_size: int = Field(256, ge=16)
+    vocab_size: int = Field(2048, ge=300)
+    max_position_embeddings: int = Field(512, ge=64)
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _heads_divide(self) -> TinyModelConfig:
+        if self.hidden_size % self.num_attention_heads:
+            raise ValueError(
+                f"hidden_size {self.hidden_size} is not divisible by num_attention_heads {self.num_attention_heads}"
+            )
+        if self.num_attention_heads % self.num_key_value_heads:
+            raise ValueError(
+                f"num_attention_heads {self.num_attention_heads} is not divisible by "
+                f"num_key_value_heads {self.num_key_value_heads}"
+            )
+        return self
+
+
+class ModelConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    # `tiny-qwen2`, a local directory, or a Hugging Face id (resolved from the local cache when HF_HUB_OFFLINE=1).
+    base: str = TINY_QWEN2
+    tiny: TinyModelConfig = TinyModelConfig()
+    # Chat template's system prompt: the assistant's role in every training and judging conversation.
+    system_prompt: str = "You are a helpful customer-support agent for a telecom operator."
+
+
+class TrialSettings(BaseModel):
+    """Every hyperparameter of one trial. The `training:` section gives defaults; the search space overrides."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    rank: int = Field(16, ge=1, le=512)
+    alpha_multiple: float = Field(2.0, gt=0, le=16)
+    dropout: float = Field(0.05, ge=0, lt=1)
+    target_modules: str | tuple[str, ...] = "qv"
+    use_rslora: bool = False
+    use_dora: bool = False
+    quantization: Quantization = "bf16"
+    learning_rate: float = Field(2e-4, gt=0, lt=1)
+    scheduler: Literal["linear", "cosine", "constant", "constant_with_warmup"] = "cosine"
+    warmup_ratio: float = Field(0.05, ge=0, lt=1)
+    weight_decay: float = Field(0.0, ge=0)
+    epochs: int = Field(1, ge=1, le=50)
+    batch_size: int = Field(8, ge=1)
+    grad_accum: int = Field(1, ge=1)
+    max_seq_len: int = Field(256, ge=16)
+    # Generation for the judges: greedy, batched.
+    max_new_tokens: int = Field(96, ge=1)
+    eval_batch_size: int = Field(16, ge=1)
+
+    @model_validator(mode="after")
+    def _known_module_set(self) -> TrialSettings:
+        if isinstance(self.target_modules, str) and self.target_modules not in TARGET_MODULE_SETS:
+            raise ValueError(
+                f"target_modules {self.target_modules!r} is not one of {sorted(TARGET_MODULE_SETS)} "
+                "(or give an explicit list of module names)"
+            )
+        return self
+
+    @property
+    def alpha(self) -> float:
+        return self.rank * self.alpha_multiple
+
+    @property
+    def module_names(self) -> tuple[str, ...]:
+        if isinstance(self.target_modules, str):
+            return TARGET_MODULE_SETS[self.target_modules]
+        return tuple(self.target_modules)
+
+
+class EnergyConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Used only where no energy counter is readable; the result is labelled an estimate.
+    watts_per_core: float = Field(10.0, gt=0)
+    # Fractional GPUs share one device's counter: `refuse` measured energy there, or `apportion` it by share.
+    shared_gpu: Literal["refuse", "apportion"] = "apportion"

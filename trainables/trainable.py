@@ -1,0 +1,212 @@
+"""One Ray Tune trial, as a recipe: load the base model, apply LoRA, train epoch by epoch (each reported with a
+checkpoint), then generate answers for the judge set and have the panel score them.
+
+Ray and MLflow calls live here, at the edge; the recipe's stages are plain functions in this package.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import tempfile
+import traceback
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from corpus.pipeline import read_split
+from judging.panel import JudgeItem, Panel
+from judging.settings import JudgingConfig
+from trainables.base_model import load_base_model, load_tokenizer
+from trainables.data import encode_rows
+from trainables.energy import EnergyMeter
+from trainables.generate import generate_answers
+from trainables.lora import apply_lora, load_adapter, trainable_parameters
+from trainables.settings import EnergyConfig, ModelConfig, TrialSettings
+from trainables.tracking import TrialRun
+from trainables.train import LoraTrainer, peak_memory_mb, seed_everything
+
+log = logging.getLogger(__name__)
+CHECKPOINT_DIR = "trial"
+
+
+@dataclass(frozen=True)
+class TrialContext:
+    """Everything a trial needs besides its sampled hyperparameters; the same for every trial of a search."""
+
+    base_model_path: str
+    corpus_path: str
+    model: ModelConfig
+    defaults: TrialSettings
+    energy: EnergyConfig
+    judging: JudgingConfig
+    tracking_uri: str
+    experiment_name: str
+    parent_run_id: str | None
+    cache_dir: str
+    seed: int = 0
+    gpus_per_trial: float = 0.0
+    cpus_per_trial: float = 1.0
+    # Sampled configs equal to one of these came from the reference grid (tagged origin=paper16).
+    grid_points: tuple[tuple[tuple[str, Any], ...], ...] = field(default_factory=tuple)
+
+
+def trial_settings(defaults: TrialSettings, sampled: dict[str, Any]) -> TrialSettings:
+    return TrialSettings(**{**defaults.model_dump(), **sampled})
+
+
+def trial_params(settings: TrialSettings) -> dict[str, Any]:
+    params = settings.model_dump(exclude={"max_new_tokens", "eval_batch_size"})
+    params["target_modules"] = (
+        settings.target_modules if isinstance(settings.target_modules, str) else ",".join(settings.target_modules)
+    )
+    params["alpha"] = settings.alpha
+    return params
+
+
+def _device(gpus: float) -> torch.device:
+    return torch.device("cuda", 0) if gpus > 0 and torch.cuda.is_available() else torch.device("cpu")
+
+
+def _quiet_libraries() -> None:
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+    warnings.filterwarnings("ignore", message=".*MatMul8bitLt.*")
+    warnings.filterwarnings("ignore", category=FutureWarning, module="transformers")
+
+
+def lora_trial(config: dict[str, Any], context: TrialContext) -> None:
+    """Ray Tune function trainable. `config` holds the sampled hyperparameters only."""
+    from ray import tune
+
+    _quiet_libraries()
+    trial_id = tune.get_context().get_trial_id() or "local"
+    run = TrialRun(context.tracking_uri, context.experiment_name, context.parent_run_id, trial_id)
+    try:
+        _run_trial(config, context, run)
+    except BaseException as err:
+        run.set_tags({"error": f"{type(err).__name__}: {err}"[:4000], "error_traceback": traceback.format_exc()[-4000:]})
+        run.finish("FAILED" if not isinstance(err, KeyboardInterrupt) else "KILLED")
+        raise
+    run.finish("FINISHED")
+
+
+def _run_trial(config: dict[str, Any], context: TrialContext, run: TrialRun) -> None:
+    from ray import tune
+
+    settings = trial_settings(context.defaults, config)
+    seed_everything(context.seed)
+    torch.set_num_threads(max(1, int(context.cpus_per_trial)))
+    device = _device(context.gpus_per_trial)
+    origin = "paper16" if tuple(sorted(config.items())) in set(context.grid_points) else "sampler"
+    run.log_params(trial_params(settings))
+
+    base_path = Path(context.base_model_path)
+    corpus = Path(context.corpus_path)
+    tokenizer = load_tokenizer(base_path)
+    system_prompt = context.model.system_prompt
+    train_rows = read_split(corpus, "train").to_dict("records")
+    val_rows = read_split(corpus, "val").to_dict("records")
+    judge_rows = read_split(corpus, "judge").to_dict("records")
+    train_examples = encode_rows(tokenizer, system_prompt, train_rows, settings.max_seq_len)
+    val_examples = encode_rows(tokenizer, system_prompt, val_rows, settings.max_seq_len)
+
+    gpu_ids = list(range(torch.cuda.device_count())) if device.type == "cuda" else []
+    meter = EnergyMeter(
+        context.energy,
+        gpu_indices=gpu_ids,
+        gpu_share=min(1.0, context.gpus_per_trial) if gpu_ids else 1.0,
+        cpu_share=min(1.0, context.cpus_per_trial / (os.cpu_count() or 1)),
+    )
+
+    checkpoint = tune.get_checkpoint()
+    base = load_base_model(base_path, settings.quantization, device)
+    with tempfile.TemporaryDirectory() as restore_dir:
+        if checkpoint is not None:
+            checkpoint.to_directory(restore_dir)
+            model = load_adapter(base, Path(restore_dir) / CHECKPOINT_DIR / "adapter", settings)
+        else:
+            model = apply_lora(base, settings)
+        trainer = LoraTrainer(model, settings, train_examples, val_examples, tokenizer.pad_token_id, device, context.seed)
+        if checkpoint is not None:
+            trainer.restore(Path(restore_dir) / CHECKPOINT_DIR)
+    progress = trainer.progress
+    n_trainable = trainable_parameters(model)
+    run.set_tags({"origin": origin, "device": str(device)})
+
+    while progress.epoch < settings.epochs:
+        with meter.window("train"):
+            train_loss = trainer.train_epoch()
+        with meter.window("eval"):
+            val_loss = trainer.evaluate()
+        progress.energy_train_wh += meter.windows["train"].wh
+        progress.energy_eval_wh += meter.windows["eval"].wh
+        metrics: dict[str, Any] = {
+            "epoch": progress.epoch,
+            "train_loss": train_loss,
+            "val_loss": val_loss,
+            "perplexity": math.exp(min(val_loss, 50.0)),
+            "energy_wh": progress.energy_train_wh,
+            "energy_eval_wh": progress.energy_eval_wh,
+            "train_seconds": progress.train_seconds,
+            "tokens_per_second": trainer.tokens_per_second,
+            "trainable_params": n_trainable,
+            "peak_memory_mb": peak_memory_mb(device),
+        }
+        final = progress.epoch == settings.epochs
+        if final:
+            with meter.window("judge"):
+                judged = judge_model(model, tokenizer, settings, context, judge_rows, device)
+                run.log_table(judged.items, "judge_answers.json")
+                metrics.update(judged.metrics())
+            progress.energy_eval_wh += meter.windows["judge"].wh
+            metrics["energy_eval_wh"] = progress.energy_eval_wh
+        else:
+            metrics["judge_score"] = float("nan")
+        run.log_metrics(metrics, step=progress.epoch)
+        run.set_tags({"energy_source": meter.source})
+        metrics.update(energy_source=meter.source, mlflow_run_id=run.run_id, origin=origin)
+        with tempfile.TemporaryDirectory() as ckpt_dir:
+            trainer.save(Path(ckpt_dir) / CHECKPOINT_DIR)
+            if final:
+                run.log_artifacts(Path(ckpt_dir) / CHECKPOINT_DIR / "adapter", "adapter")
+            tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(ckpt_dir))
+
+
+def judge_model(model, tokenizer, settings: TrialSettings, context: TrialContext, rows, device):
+    """Greedy answers to the judge set, scored by the panel; returns the PanelResult."""
+    answers = generate_answers(
+        model,
+        tokenizer,
+        context.model.system_prompt,
+        [r["question"] for r in rows],
+        max_new_tokens=settings.max_new_tokens,
+        batch_size=settings.eval_batch_size,
+        device=device,
+        max_prompt_len=settings.max_seq_len,
+    )
+    panel = Panel.from_config(context.judging, cache_dir=Path(context.cache_dir) / "judge")
+    items = [
+        JudgeItem(id=str(r["id"]), question=r["question"], reference=r["answer"], answer=a)
+        for r, a in zip(rows, answers, strict=True)
+    ]
+    return panel.score(items)
+
+
+def score_base_model(context: TrialContext) -> dict[str, Any]:
+    """The untuned base model on the same judge set and panel: the baseline every trial should beat."""
+    _quiet_libraries()
+    seed_everything(context.seed)
+    device = _device(context.gpus_per_trial)
+    base_path = Path(context.base_model_path)
+    tokenizer = load_tokenizer(base_path)
+    model = load_base_model(base_path, context.defaults.quantization, device)
+    rows = read_split(Path(context.corpus_path), "judge").to_dict("records")
+    result = judge_model(model, tokenizer, context.defaults, context, rows, device)
+    return {"metrics": result.metrics(), "items": result.items}
