@@ -1,0 +1,122 @@
+"""The trial recipe without Ray: tiny model builder, assistant-only labels, training, checkpoints, 4-bit."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from peft import PeftModel
+from safetensors.torch import load_file
+
+from trainables.base_model import load_base_model, load_tokenizer
+from trainables.data import IGNORE_INDEX, encode_pair, encode_rows
+from trainables.generate import generate_answers
+from trainables.lora import apply_lora, check_target_modules, load_adapter, trainable_parameters
+from trainables.settings import TinyModelConfig, TrialSettings
+from trainables.tiny_qwen2 import build_tiny_qwen2
+from trainables.train import LoraTrainer
+
+CPU = torch.device("cpu")
+TERMS = ["eSIM", "APN", "roaming", "VoLTE", "SIM swap", "number porting"]
+CAUSES = ["the plan expired", "coverage is weak", "the settings are wrong", "the SIM is locked"]
+ROWS = [
+    {"question": f"Why does my {t} fail when {c}?", "answer": f"Your {t} fails because {c}. Check the {t} settings."}
+    for t in TERMS for c in CAUSES
+] * 4
+
+
+@pytest.fixture(scope="module")
+def tiny_path(tmp_path_factory):
+    texts = [r["question"] + "\n" + r["answer"] for r in ROWS]
+    return build_tiny_qwen2(TinyModelConfig(), texts, tmp_path_factory.mktemp("cache"))
+
+
+def _trainer(path, settings, seed=0):
+    tokenizer = load_tokenizer(path)
+    model = apply_lora(load_base_model(path, settings.quantization, CPU), settings)
+    examples = encode_rows(tokenizer, "sys", ROWS, settings.max_seq_len)
+    return LoraTrainer(model, settings, examples, examples[:24], tokenizer.pad_token_id, CPU, seed), tokenizer
+
+
+def test_tiny_model_is_deterministic_cached_and_reloadable(tmp_path, tiny_path):
+    texts = [r["question"] + "\n" + r["answer"] for r in ROWS]
+    again = build_tiny_qwen2(TinyModelConfig(), texts, tmp_path)
+    assert again != tiny_path and again.name == tiny_path.name  # same inputs, same hash
+    a, b = load_file(tiny_path / "model.safetensors"), load_file(again / "model.safetensors")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert build_tiny_qwen2(TinyModelConfig(), texts, tmp_path) == again  # cached: no rebuild
+    other = build_tiny_qwen2(TinyModelConfig(seed=1), texts, tmp_path)
+    assert other != again
+    model = load_base_model(tiny_path, "bf16", CPU)
+    assert model.config.model_type == "qwen2"
+    tokenizer = load_tokenizer(tiny_path)
+    assert tokenizer.decode(tokenizer("eSIM roaming")["input_ids"]) == "eSIM roaming"
+    assert "<|im_start|>assistant" in tokenizer.apply_chat_template(
+        [{"role": "user", "content": "hi"}], add_generation_prompt=True, tokenize=False)
+
+
+def test_loss_counts_assistant_tokens_only(tiny_path):
+    tokenizer = load_tokenizer(tiny_path)
+    example = encode_pair(tokenizer, "sys", "Why no signal?", "Restart the phone.", 128)
+    answer_ids = tokenizer("Restart the phone.")["input_ids"]
+    supervised = [t for t in example.labels if t != IGNORE_INDEX]
+    assert supervised[: len(answer_ids)] == answer_ids
+    assert len(supervised) == len(answer_ids) + 2  # the reply, <|im_end|> and the newline after it
+    assert example.labels[0] == IGNORE_INDEX
+
+
+def test_loss_falls_and_adapter_reloads_with_same_logits(tmp_path, tiny_path):
+    settings = TrialSettings(rank=8, target_modules="all-linear", learning_rate=3e-3, epochs=2, batch_size=16)
+    trainer, tokenizer = _trainer(tiny_path, settings)
+    before = trainer.evaluate()
+    trainer.train_epoch()
+    trainer.train_epoch()
+    after = trainer.evaluate()
+    assert after < before - 0.5
+    trainer.save(tmp_path / "ckpt")
+    assert (tmp_path / "ckpt" / "adapter" / "adapter_config.json").is_file()
+    assert (tmp_path / "ckpt" / "adapter" / "adapter_model.safetensors").is_file()
+    reloaded = PeftModel.from_pretrained(load_base_model(tiny_path, "bf16", CPU), tmp_path / "ckpt" / "adapter")
+    batch = torch.tensor([tokenizer("Why does my eSIM fail")["input_ids"]])
+    trainer.model.eval()
+    reloaded.eval()
+    with torch.no_grad():
+        assert torch.allclose(trainer.model(batch).logits, reloaded(batch).logits, atol=1e-5)
+    answers = generate_answers(reloaded, tokenizer, "sys", ["Why does my eSIM fail when the plan expired?"],
+                               16, 4, CPU, 64)
+    assert len(answers) == 1 and isinstance(answers[0], str)
+
+
+def test_restored_trainer_resumes_at_the_right_epoch(tmp_path, tiny_path):
+    settings = TrialSettings(rank=4, learning_rate=2e-3, epochs=3)
+    trainer, _ = _trainer(tiny_path, settings)
+    trainer.train_epoch()
+    trainer.save(tmp_path / "ckpt")
+    step_after_one = trainer.progress.step
+    restored_model = load_adapter(load_base_model(tiny_path, "bf16", CPU), tmp_path / "ckpt" / "adapter", settings)
+    tokenizer = load_tokenizer(tiny_path)
+    examples = encode_rows(tokenizer, "sys", ROWS, settings.max_seq_len)
+    restored = LoraTrainer(restored_model, settings, examples, examples[:24], tokenizer.pad_token_id, CPU, 0)
+    restored.restore(tmp_path / "ckpt")
+    assert restored.progress.epoch == 1 and restored.progress.step == step_after_one
+    assert restored.scheduler.last_epoch == trainer.scheduler.last_epoch
+    assert trainable_parameters(restored_model) == trainable_parameters(trainer.model)
+    restored.train_epoch()
+    assert restored.progress.epoch == 2
+
+
+def test_four_bit_trains_on_cpu_with_evaluation_between_epochs(tiny_path):
+    settings = TrialSettings(rank=8, quantization="nf4", learning_rate=3e-3, epochs=2)
+    trainer, _ = _trainer(tiny_path, settings)
+    first = trainer.train_epoch()
+    trainer.evaluate()  # the repacking trap: a no_grad forward here would break the next step
+    second = trainer.train_epoch()
+    assert second < first
+    assert "Linear4bit" in {type(m).__name__ for m in trainer.model.modules()}
+
+
+def test_unknown_target_module_is_refused(tiny_path):
+    from common.errors import InputError
+
+    check_target_modules(tiny_path, {"q_proj", "down_proj"}, "training.target_modules")
+    with pytest.raises(InputError, match="c_attn"):
+        check_target_modules(tiny_path, {"q_proj", "c_attn"}, "training.target_modules")
