@@ -1,0 +1,1 @@
+"""Reports after every search: Pareto plot, loss-versus-judge ranking, energy (`python -m reports.build`)."""

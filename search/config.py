@@ -108,7 +108,9 @@ class SearchConfig(_Section):
     def _space_axes_are_hyperparameters(cls, space: dict[str, ParamSpec]) -> dict[str, ParamSpec]:
         for name, spec in space.items():
             if name not in TrialSettings.model_fields:
-                raise ValueError(f"unknown hyperparameter {name!r}; known: {', '.join(TrialSettings.model_fields)}")
+                raise ValueError(
+                    f"unknown hyperparameter {name!r}; known: {', '.join(TrialSettings.model_fields)}"
+                )
             for value in spec.values_to_check():
                 try:
                     TrialSettings(**{name: value})
@@ -148,7 +150,9 @@ class ExperimentConfig(_Section):
 def preset_path(name: str) -> Path:
     path = CONFIG_DIR / f"{name}.yaml"
     if not path.is_file():
-        raise InputError("--preset", None, f"unknown preset {name!r}; available: {', '.join(available_presets())}")
+        raise InputError(
+            "--preset", None, f"unknown preset {name!r}; available: {', '.join(available_presets())}"
+        )
     return path
 
 
@@ -202,7 +206,9 @@ def _describe(value: Any) -> str:
 
 
 def load_config(
-    preset: str | None = None, config_file: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()
+    preset: str | None = None,
+    config_file: str | Path | None = None,
+    overrides: list[str] | tuple[str, ...] = (),
 ) -> ExperimentConfig:
     """Validate a preset or file plus `section.key=value` overrides; raise InputError naming file, field, value."""
     if preset and config_file:
@@ -216,7 +222,11 @@ def load_config(
         first = err.errors()[0]
         loc = tuple(str(p) for p in first["loc"])
         origin = next(
-            (f"--set {o}" for path, o in overridden.items() if loc[: len(path)] == path or path[: len(loc)] == loc),
+            (
+                f"--set {o}"
+                for path, o in overridden.items()
+                if loc[: len(path)] == path or path[: len(loc)] == loc
+            ),
             str(source),
         )
         field = ".".join(loc) or "(top level)"

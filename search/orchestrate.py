@@ -80,7 +80,8 @@ def run_search(config: ExperimentConfig, address: str | None = None, resume: boo
     storage = _storage_path(config)
     if config.search.gpus_per_trial % 1 and config.energy.shared_gpu == "refuse":
         raise InputError(
-            "search.gpus_per_trial", None,
+            "search.gpus_per_trial",
+            None,
             f"{config.search.gpus_per_trial} is a fractional GPU, refused by energy.shared_gpu=refuse",
         )
     if resume and "://" not in storage and not (Path(storage) / name).is_dir():
@@ -101,7 +102,9 @@ def run_search(config: ExperimentConfig, address: str | None = None, resume: boo
     base_path = resolve_base_model(
         config.model, (train_text["question"] + "\n" + train_text["answer"]).tolist(), cache_dir
     )
-    check_target_modules(base_path, _module_sets(config), "training.target_modules / search.space.target_modules")
+    check_target_modules(
+        base_path, _module_sets(config), "training.target_modules / search.space.target_modules"
+    )
     Panel.from_config(config.judging, cache_dir=cache_dir / "judge").preflight()
 
     exp_id = experiment_id(client, name)
@@ -110,9 +113,15 @@ def run_search(config: ExperimentConfig, address: str | None = None, resume: boo
         params = flatten(config)
         params.update({f"reference_point.{k}": str(v) for k, v in config.search.reference_point.items()})
         parent_run_id = start_parent_run(
-            client, exp_id, name, params,
-            tags={"corpus_hash": corpus.corpus_hash, "seed_grid": GRID_LABEL if config.search.seed_grid != "none"
-                  else "none", "objectives": json.dumps([[o.metric, o.mode] for o in objectives])},
+            client,
+            exp_id,
+            name,
+            params,
+            tags={
+                "corpus_hash": corpus.corpus_hash,
+                "seed_grid": GRID_LABEL if config.search.seed_grid != "none" else "none",
+                "objectives": json.dumps([[o.metric, o.mode] for o in objectives]),
+            },
         )
         client.log_dict(parent_run_id, config.model_dump(mode="json"), "config.yaml")
         client.log_dict(parent_run_id, corpus.manifest, "corpus/manifest.json")
@@ -148,11 +157,27 @@ def run_search(config: ExperimentConfig, address: str | None = None, resume: boo
     trials = _trial_table(results)
     summary = _record_front(config, client, tracking_uri, parent_run_id, trials, objectives, baseline)
     summary.update(
-        experiment=name, tracking_uri=tracking_uri, optuna_storage=optuna_storage,
+        experiment=name,
+        tracking_uri=tracking_uri,
+        optuna_storage=optuna_storage,
         baseline_judge_score=baseline.get("judge_score", math.nan),
     )
+    summary["report"] = _report(name, tracking_uri, config.paths.reports_dir)
     client.set_terminated(parent_run_id, "FINISHED")
     return summary
+
+
+def _report(name: str, tracking_uri: str, reports_dir: Path) -> str | None:
+    """The human-readable report; a failure here must not lose the search, which is already recorded."""
+    from reports.build import build_report
+
+    try:
+        return str(build_report(name, tracking_uri, reports_dir.resolve()))
+    except Exception as err:
+        log.warning(
+            "report not built (%s: %s); rerun: python -m reports.build %s", type(err).__name__, err, name
+        )
+        return None
 
 
 def _baseline(client, parent_run_id: str, context, resources: dict, score_base_model) -> dict[str, float]:
@@ -192,7 +217,9 @@ def _tuner(config: ExperimentConfig, trainable, storage: str, optuna_storage: st
             resume_unfinished=True,
             resume_errored=True,
         )
-    num_samples = len(grid) if config.search.sampler == "grid16" else max(config.search.num_samples, len(grid))
+    num_samples = (
+        len(grid) if config.search.sampler == "grid16" else max(config.search.num_samples, len(grid))
+    )
     searcher = ConstrainedOptunaSearch(
         metric=[o.metric for o in config.search.objectives],
         mode=[o.mode for o in config.search.objectives],
@@ -238,7 +265,9 @@ def _trial_table(results) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _record_front(config, client, tracking_uri, parent_run_id, trials, objectives, baseline) -> dict[str, Any]:
+def _record_front(
+    config, client, tracking_uri, parent_run_id, trials, objectives, baseline
+) -> dict[str, Any]:
     metrics = [o.metric for o in objectives]
     done = trials[trials["status"] == "COMPLETED"].copy() if not trials.empty else trials
     for m in metrics:
@@ -255,19 +284,37 @@ def _record_front(config, client, tracking_uri, parent_run_id, trials, objective
     front_rows = done[done["pareto_rank"] == 0].sort_values(metrics[0], ascending=objectives[0].mode == "min")
     out_dir = (config.paths.reports_dir / config.experiment.name).resolve()
     front_csv = out_dir / "pareto_front.csv"
-    keep = [c for c in ("trial_id", "mlflow_run_id", "origin", *config.search.space, *metrics, *RESULT_COLUMNS,
-                        "energy_source", "pareto_rank") if c in done.columns]
+    keep = [
+        c
+        for c in (
+            "trial_id",
+            "mlflow_run_id",
+            "origin",
+            *config.search.space,
+            *metrics,
+            *RESULT_COLUMNS,
+            "energy_source",
+            "pareto_rank",
+        )
+        if c in done.columns
+    ]
     keep = list(dict.fromkeys(keep))
     write_text(front_csv, front_rows[keep].to_csv(index=False))
-    write_text(out_dir / "trials.csv", done.drop(columns=["pareto_rank"]).assign(pareto_rank=ranks)[keep].to_csv(
-        index=False) if not done.empty else "")
+    write_text(
+        out_dir / "trials.csv",
+        done.drop(columns=["pareto_rank"]).assign(pareto_rank=ranks)[keep].to_csv(index=False)
+        if not done.empty
+        else "",
+    )
     for _, row in done.iterrows():
         run_id = row.get("mlflow_run_id")
         if isinstance(run_id, str):
             rank = row["pareto_rank"]
             client.set_tag(run_id, "pareto_rank", "" if pd.isna(rank) else str(int(rank)))
     log_front(client, parent_run_id, front_rows[keep], front_csv, objectives)
-    total_energy = float(pd.to_numeric(trials.get("energy_wh", pd.Series(dtype=float)), errors="coerce").sum())
+    total_energy = float(
+        pd.to_numeric(trials.get("energy_wh", pd.Series(dtype=float)), errors="coerce").sum()
+    )
     sources = sorted(set(trials.get("energy_source", pd.Series(dtype=str)).dropna().astype(str)))
     client.log_metric(parent_run_id, "hypervolume", hv)
     client.log_metric(parent_run_id, "front_size", len(front_rows))
@@ -278,7 +325,7 @@ def _record_front(config, client, tracking_uri, parent_run_id, trials, objective
         knee_run = done.loc[knee, "mlflow_run_id"]
         client.set_tag(parent_run_id, "knee_run_id", knee_run)
         try:
-            version = register_adapter(tracking_uri, knee_run, f"{config.experiment.name}-knee")
+            version = register_adapter(client, knee_run, f"{config.experiment.name}-knee")
             registered = f"{config.experiment.name}-knee v{version}"
         except Exception as err:  # the front is recorded either way; registration is a convenience
             log.warning("could not register the knee adapter: %s", err)

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-import math
 import os
 import sys
-from pathlib import Path
 from typing import Any
 
-from common.errors import InputError, exit_on_input_error
-from search.config import PRESETS, SAMPLERS, ExperimentConfig, available_presets, load_config
+from common.errors import exit_on_input_error
+from search.config import PRESETS, SAMPLERS, available_presets, load_config
 
 log = logging.getLogger("search.run")
 
@@ -32,9 +30,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     source = parser.add_mutually_exclusive_group()
     source.add_argument(
-        "--preset", choices=available_presets() or list(PRESETS), help="a config from configs/ (default: local)"
+        "--preset",
+        choices=available_presets() or list(PRESETS),
+        help="a config from configs/ (default: local)",
     )
-    source.add_argument("--config", metavar="FILE", help="a YAML config file (same schema as configs/local.yaml)")
+    source.add_argument(
+        "--config", metavar="FILE", help="a YAML config file (same schema as configs/local.yaml)"
+    )
     parser.add_argument(
         "--set",
         dest="overrides",
@@ -70,8 +72,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.resume:
         overrides.append(f"experiment.name={args.resume}")
     if not args.preset and not args.config and not argv:
-        print("Running the `local` preset (tiny model, offline judge). For the study's setting on GPU workers: "
-              "python -m search.run --preset paper --address auto", flush=True)
+        print(
+            "Running the `local` preset (tiny model, offline judge). For the study's setting on GPU workers: "
+            "python -m search.run --preset paper --address auto",
+            flush=True,
+        )
     config = load_config(preset=args.preset, config_file=args.config, overrides=overrides)
     for key, value in QUIET_ENV.items():
         os.environ.setdefault(key, value)

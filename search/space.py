@@ -32,7 +32,9 @@ def tune_space(space: dict[str, ParamSpec]) -> dict[str, Any]:
             low, high = int(spec.low), int(spec.high)
             out[name] = tune.lograndint(low, high + 1) if spec.log else tune.randint(low, high + 1)
         else:
-            out[name] = tune.loguniform(spec.low, spec.high) if spec.log else tune.uniform(spec.low, spec.high)
+            out[name] = (
+                tune.loguniform(spec.low, spec.high) if spec.log else tune.uniform(spec.low, spec.high)
+            )
     return out
 
 

@@ -6,7 +6,6 @@ import json
 import os
 from pathlib import Path
 
-import mlflow
 import pandas as pd
 from mlflow.entities import Param, RunTag
 from mlflow.tracking import MlflowClient
@@ -42,7 +41,9 @@ def check_reachable(uri: str) -> MlflowClient:
         client.search_experiments(max_results=1)
     except Exception as err:
         raise InputError(
-            "tracking.uri", None, f"MLflow at {uri!r} does not answer ({type(err).__name__}); start it or fix the URI"
+            "tracking.uri",
+            None,
+            f"MLflow at {uri!r} does not answer ({type(err).__name__}); start it or fix the URI",
         ) from None
     return client
 
@@ -59,7 +60,9 @@ def find_parent_run(client: MlflowClient, experiment: str) -> str | None:
     return runs[0].info.run_id if runs else None
 
 
-def start_parent_run(client: MlflowClient, experiment: str, name: str, params: dict[str, str], tags: dict) -> str:
+def start_parent_run(
+    client: MlflowClient, experiment: str, name: str, params: dict[str, str], tags: dict
+) -> str:
     run_id = client.create_run(experiment, tags={ROLE_TAG: "search", "mlflow.runName": name}).info.run_id
     # MLflow params are limited to 6000 characters and cannot be logged twice.
     client.log_batch(
@@ -76,7 +79,10 @@ def child_runs(client: MlflowClient, experiment: str, parent_run_id: str) -> pd.
         filter_string=f"tags.`mlflow.parentRunId` = '{parent_run_id}' and tags.`{ROLE_TAG}` = 'trial'",
     )
     return pd.DataFrame(
-        [{"run_id": r.info.run_id, "trial_id": r.data.tags.get("trial_id"), "status": r.info.status} for r in runs]
+        [
+            {"run_id": r.info.run_id, "trial_id": r.data.tags.get("trial_id"), "status": r.info.status}
+            for r in runs
+        ]
     )
 
 
@@ -86,8 +92,16 @@ def log_front(client: MlflowClient, run_id: str, trials: pd.DataFrame, front_csv
     client.set_tag(run_id, "objectives", json.dumps([[o.metric, o.mode] for o in objectives]))
 
 
-def register_adapter(tracking_uri: str, run_id: str, model_name: str) -> str | None:
-    """Register the knee trial's adapter as a model version; returns the version."""
-    mlflow.set_tracking_uri(tracking_uri)
-    version = mlflow.register_model(f"runs:/{run_id}/adapter", model_name)
-    return str(version.version)
+def register_adapter(client: MlflowClient, run_id: str, model_name: str) -> str:
+    """Register the knee trial's peft adapter directory as a model version; returns the version."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client.create_registered_model(
+            model_name, description="Knee of the search's Pareto front (peft adapter)"
+        )
+    except MlflowException as err:
+        if err.error_code != "RESOURCE_ALREADY_EXISTS":
+            raise
+    source = f"{client.get_run(run_id).info.artifact_uri}/adapter"
+    return str(client.create_model_version(model_name, source=source, run_id=run_id).version)

@@ -24,8 +24,9 @@ def test_presets_validate(preset):
 
 
 def test_overrides_are_parsed_as_yaml_values():
-    config = load_config("local", overrides=["search.num_samples=7", "training.learning_rate=1e-3",
-                                              "judging.panel=[a/b, c/d]"])
+    config = load_config(
+        "local", overrides=["search.num_samples=7", "training.learning_rate=1e-3", "judging.panel=[a/b, c/d]"]
+    )
     assert config.search.num_samples == 7
     assert config.training.learning_rate == pytest.approx(1e-3)
     assert config.judging.panel == ["a/b", "c/d"]
@@ -48,8 +49,12 @@ def test_config_file(tmp_path):
         ("judging: {rubric: {weights: {relevance: 0.5, style: 0.3}}}\n", [], "judging.rubric", "sum to 1"),
         ("search: {energy_budget_wh: -5}\n", [], "search.energy_budget_wh", "-5"),
         ("", ["search.space.rank.choices=[2048]"], "search.space", "rank=2048"),
-        ("", ["search.objectives=[{metric: judge_score, mode: max}, {metric: val_loss, mode: min}]"],
-         "search", "val_loss"),
+        (
+            "",
+            ["search.objectives=[{metric: judge_score, mode: max}, {metric: val_loss, mode: min}]"],
+            "search",
+            "val_loss",
+        ),
         ("training: {target_modules: qkv}\n", [], "training", "'qkv'"),
     ],
 )
@@ -76,18 +81,28 @@ def test_cli_bad_config_exits_2_without_traceback_or_side_effects(tmp_path):
     path.write_text("search: {sampler: annealing}\n")
     proc = subprocess.run(
         [sys.executable, "-m", "search.run", "--config", str(path)],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and "bad.yaml" in lines[0] and "search.sampler" in lines[0] and "annealing" in lines[0]
+    assert (
+        len(lines) == 1
+        and "bad.yaml" in lines[0]
+        and "search.sampler" in lines[0]
+        and "annealing" in lines[0]
+    )
     # Nothing started: no MLflow store, no Ray results, no corpus.
     assert not any(p.name in {"mlflow.db", "mlruns", "ray_results", "data"} for p in tmp_path.iterdir())
 
 
 def test_help_documents_every_option():
-    proc = subprocess.run([sys.executable, "-m", "search.run", "--help"], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "search.run", "--help"], capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0
     for option in ("--preset", "--config", "--set", "--address", "--resume", "--sampler", "paper"):
         assert option in proc.stdout

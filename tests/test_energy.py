@@ -41,13 +41,16 @@ class FakeMonitor:
 
     def end_window(self, name, sync_execution=True):
         return SimpleNamespace(
-            gpu_energy={0: self.gpu_joules}, cpu_energy={0: self.cpu_joules} if self.cpu_joules else None,
+            gpu_energy={0: self.gpu_joules},
+            cpu_energy={0: self.cpu_joules} if self.cpu_joules else None,
             dram_energy=None,
         )
 
 
 def test_measured_energy_adds_gpu_and_cpu_parts():
-    meter = EnergyMeter(EnergyConfig(), gpu_indices=[0], monitor_factory=lambda idx: FakeMonitor(3600.0, 1800.0))
+    meter = EnergyMeter(
+        EnergyConfig(), gpu_indices=[0], monitor_factory=lambda idx: FakeMonitor(3600.0, 1800.0)
+    )
     with meter.window("train"):
         pass
     assert meter.windows["train"].wh == pytest.approx(1.5)
@@ -56,7 +59,9 @@ def test_measured_energy_adds_gpu_and_cpu_parts():
 
 def test_fractional_gpu_is_apportioned_and_says_so():
     meter = EnergyMeter(
-        EnergyConfig(shared_gpu="apportion"), gpu_indices=[0], gpu_share=0.5,
+        EnergyConfig(shared_gpu="apportion"),
+        gpu_indices=[0],
+        gpu_share=0.5,
         monitor_factory=lambda idx: FakeMonitor(7200.0),
     )
     with meter.window("train"):
@@ -67,5 +72,9 @@ def test_fractional_gpu_is_apportioned_and_says_so():
 
 def test_fractional_gpu_refused_when_configured():
     with pytest.raises(SharedGpuRefused, match="shared_gpu=refuse"):
-        EnergyMeter(EnergyConfig(shared_gpu="refuse"), gpu_indices=[0], gpu_share=0.5,
-                    monitor_factory=lambda idx: FakeMonitor(1.0))
+        EnergyMeter(
+            EnergyConfig(shared_gpu="refuse"),
+            gpu_indices=[0],
+            gpu_share=0.5,
+            monitor_factory=lambda idx: FakeMonitor(1.0),
+        )

@@ -19,8 +19,12 @@ CPU = torch.device("cpu")
 TERMS = ["eSIM", "APN", "roaming", "VoLTE", "SIM swap", "number porting"]
 CAUSES = ["the plan expired", "coverage is weak", "the settings are wrong", "the SIM is locked"]
 ROWS = [
-    {"question": f"Why does my {t} fail when {c}?", "answer": f"Your {t} fails because {c}. Check the {t} settings."}
-    for t in TERMS for c in CAUSES
+    {
+        "question": f"Why does my {t} fail when {c}?",
+        "answer": f"Your {t} fails because {c}. Check the {t} settings.",
+    }
+    for t in TERMS
+    for c in CAUSES
 ] * 4
 
 
@@ -51,7 +55,8 @@ def test_tiny_model_is_deterministic_cached_and_reloadable(tmp_path, tiny_path):
     tokenizer = load_tokenizer(tiny_path)
     assert tokenizer.decode(tokenizer("eSIM roaming")["input_ids"]) == "eSIM roaming"
     assert "<|im_start|>assistant" in tokenizer.apply_chat_template(
-        [{"role": "user", "content": "hi"}], add_generation_prompt=True, tokenize=False)
+        [{"role": "user", "content": "hi"}], add_generation_prompt=True, tokenize=False
+    )
 
 
 def test_loss_counts_assistant_tokens_only(tiny_path):
@@ -75,14 +80,17 @@ def test_loss_falls_and_adapter_reloads_with_same_logits(tmp_path, tiny_path):
     trainer.save(tmp_path / "ckpt")
     assert (tmp_path / "ckpt" / "adapter" / "adapter_config.json").is_file()
     assert (tmp_path / "ckpt" / "adapter" / "adapter_model.safetensors").is_file()
-    reloaded = PeftModel.from_pretrained(load_base_model(tiny_path, "bf16", CPU), tmp_path / "ckpt" / "adapter")
+    reloaded = PeftModel.from_pretrained(
+        load_base_model(tiny_path, "bf16", CPU), tmp_path / "ckpt" / "adapter"
+    )
     batch = torch.tensor([tokenizer("Why does my eSIM fail")["input_ids"]])
     trainer.model.eval()
     reloaded.eval()
     with torch.no_grad():
         assert torch.allclose(trainer.model(batch).logits, reloaded(batch).logits, atol=1e-5)
-    answers = generate_answers(reloaded, tokenizer, "sys", ["Why does my eSIM fail when the plan expired?"],
-                               16, 4, CPU, 64)
+    answers = generate_answers(
+        reloaded, tokenizer, "sys", ["Why does my eSIM fail when the plan expired?"], 16, 4, CPU, 64
+    )
     assert len(answers) == 1 and isinstance(answers[0], str)
 
 
@@ -92,7 +100,9 @@ def test_restored_trainer_resumes_at_the_right_epoch(tmp_path, tiny_path):
     trainer.train_epoch()
     trainer.save(tmp_path / "ckpt")
     step_after_one = trainer.progress.step
-    restored_model = load_adapter(load_base_model(tiny_path, "bf16", CPU), tmp_path / "ckpt" / "adapter", settings)
+    restored_model = load_adapter(
+        load_base_model(tiny_path, "bf16", CPU), tmp_path / "ckpt" / "adapter", settings
+    )
     tokenizer = load_tokenizer(tiny_path)
     examples = encode_rows(tokenizer, "sys", ROWS, settings.max_seq_len)
     restored = LoraTrainer(restored_model, settings, examples, examples[:24], tokenizer.pad_token_id, CPU, 0)

@@ -31,7 +31,9 @@ def resolve_base_model(config: ModelConfig, corpus_texts: list[str], cache_dir: 
         return Path(snapshot_download(config.base, local_files_only=offline))
     except HFValidationError:
         raise InputError(
-            "model.base", None, f"{config.base!r} is neither an existing directory nor a valid Hugging Face id"
+            "model.base",
+            None,
+            f"{config.base!r} is neither an existing directory nor a valid Hugging Face id",
         ) from None
     except Exception as err:  # hub client raises several unrelated types for "not available"
         where = "the local Hugging Face cache (HF_HUB_OFFLINE=1)" if offline else "the Hugging Face hub"
@@ -69,4 +71,6 @@ def load_base_model(path: Path, quantization: Quantization, device: torch.device
             bnb_4bit_use_double_quant=True,
         )
     device_map = {"": device.index or 0} if device.type == "cuda" else {"": "cpu"}
-    return AutoModelForCausalLM.from_pretrained(path, dtype=dtype, quantization_config=quant, device_map=device_map)
+    return AutoModelForCausalLM.from_pretrained(
+        path, dtype=dtype, quantization_config=quant, device_map=device_map
+    )

@@ -29,9 +29,13 @@ class Example:
     labels: list[int]
 
 
-def encode_pair(tokenizer, system_prompt: str, question: str, answer: str, max_seq_len: int) -> Example | None:
+def encode_pair(
+    tokenizer, system_prompt: str, question: str, answer: str, max_seq_len: int
+) -> Example | None:
     """Labels are -100 over the prompt; None if the prompt alone fills the window (nothing left to learn)."""
-    prompt = _ids(tokenizer.apply_chat_template(chat_messages(system_prompt, question), add_generation_prompt=True))
+    prompt = _ids(
+        tokenizer.apply_chat_template(chat_messages(system_prompt, question), add_generation_prompt=True)
+    )
     full = _ids(tokenizer.apply_chat_template(chat_messages(system_prompt, question, answer)))
     if full[: len(prompt)] != prompt:
         raise ValueError("the chat template's generation prompt is not a prefix of the full conversation")
@@ -48,7 +52,9 @@ def encode_rows(tokenizer, system_prompt: str, rows: Sequence[dict], max_seq_len
 
 
 def prompt_ids(tokenizer, system_prompt: str, question: str, max_prompt_len: int) -> list[int]:
-    ids = _ids(tokenizer.apply_chat_template(chat_messages(system_prompt, question), add_generation_prompt=True))
+    ids = _ids(
+        tokenizer.apply_chat_template(chat_messages(system_prompt, question), add_generation_prompt=True)
+    )
     return ids[-max_prompt_len:]
 
 

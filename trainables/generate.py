@@ -24,7 +24,10 @@ def generate_answers(
     pad_id = tokenizer.pad_token_id
     answers: list[str] = []
     for start in range(0, len(questions), batch_size):
-        prompts = [prompt_ids(tokenizer, system_prompt, q, max_prompt_len) for q in questions[start : start + batch_size]]
+        prompts = [
+            prompt_ids(tokenizer, system_prompt, q, max_prompt_len)
+            for q in questions[start : start + batch_size]
+        ]
         width = max(len(p) for p in prompts)
         # Left padding keeps every prompt's last token adjacent to its first generated token.
         input_ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)  # (B, T)

@@ -30,7 +30,9 @@ def linear_module_names(model_path: Path) -> set[str]:
     config = AutoConfig.from_pretrained(model_path)
     with torch.device("meta"):
         model = AutoModelForCausalLM.from_config(config)
-    return {name.rsplit(".", 1)[-1] for name, mod in model.named_modules() if isinstance(mod, torch.nn.Linear)}
+    return {
+        name.rsplit(".", 1)[-1] for name, mod in model.named_modules() if isinstance(mod, torch.nn.Linear)
+    }
 
 
 def check_target_modules(model_path: Path, module_names: set[str], field: str) -> None:
@@ -38,7 +40,9 @@ def check_target_modules(model_path: Path, module_names: set[str], field: str) -
     missing = sorted(set(module_names) - available)
     if missing:
         raise InputError(
-            field, None, f"target module(s) {missing} not in the base model; it has {sorted(available - {'lm_head'})}"
+            field,
+            None,
+            f"target module(s) {missing} not in the base model; it has {sorted(available - {'lm_head'})}",
         )
 
 

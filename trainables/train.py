@@ -54,8 +54,12 @@ class LoraTrainer:
         self.seed = seed
         self.progress = Progress()
         params = [p for p in model.parameters() if p.requires_grad]
-        self.optimizer = torch.optim.AdamW(params, lr=settings.learning_rate, weight_decay=settings.weight_decay)
-        steps_per_epoch = math.ceil(count_batches(len(train_examples), settings.batch_size) / settings.grad_accum)
+        self.optimizer = torch.optim.AdamW(
+            params, lr=settings.learning_rate, weight_decay=settings.weight_decay
+        )
+        steps_per_epoch = math.ceil(
+            count_batches(len(train_examples), settings.batch_size) / settings.grad_accum
+        )
         total = steps_per_epoch * settings.epochs
         self.scheduler = get_scheduler(
             settings.scheduler,

@@ -62,7 +62,9 @@ def trial_settings(defaults: TrialSettings, sampled: dict[str, Any]) -> TrialSet
 def trial_params(settings: TrialSettings) -> dict[str, Any]:
     params = settings.model_dump(exclude={"max_new_tokens", "eval_batch_size"})
     params["target_modules"] = (
-        settings.target_modules if isinstance(settings.target_modules, str) else ",".join(settings.target_modules)
+        settings.target_modules
+        if isinstance(settings.target_modules, str)
+        else ",".join(settings.target_modules)
     )
     params["alpha"] = settings.alpha
     return params
@@ -91,7 +93,12 @@ def lora_trial(config: dict[str, Any], context: TrialContext) -> None:
     try:
         _run_trial(config, context, run)
     except BaseException as err:
-        run.set_tags({"error": f"{type(err).__name__}: {err}"[:4000], "error_traceback": traceback.format_exc()[-4000:]})
+        run.set_tags(
+            {
+                "error": f"{type(err).__name__}: {err}"[:4000],
+                "error_traceback": traceback.format_exc()[-4000:],
+            }
+        )
         run.finish("FAILED" if not isinstance(err, KeyboardInterrupt) else "KILLED")
         raise
     run.finish("FINISHED")
@@ -133,7 +140,9 @@ def _run_trial(config: dict[str, Any], context: TrialContext, run: TrialRun) -> 
             model = load_adapter(base, Path(restore_dir) / CHECKPOINT_DIR / "adapter", settings)
         else:
             model = apply_lora(base, settings)
-        trainer = LoraTrainer(model, settings, train_examples, val_examples, tokenizer.pad_token_id, device, context.seed)
+        trainer = LoraTrainer(
+            model, settings, train_examples, val_examples, tokenizer.pad_token_id, device, context.seed
+        )
         if checkpoint is not None:
             trainer.restore(Path(restore_dir) / CHECKPOINT_DIR)
     progress = trainer.progress
