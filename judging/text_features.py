@@ -1,0 +1,123 @@
+"""Transparent surface features of an answer, each a quality in [0, 1], for the offline judge's form criteria.
+
+These measure form, not truth: a fluent wrong answer scores well here and is caught by relevance.
+Each function is short enough to read in full, so a score can always be traced to its cause.
+"""
+
+from __future__ import annotations
+
+import re
+
+_WORD = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_VOWEL = re.compile(r"[aeiouy]", re.IGNORECASE)
+_TRIPLE_LETTER = re.compile(r"([a-z])\1\1", re.IGNORECASE)
+_LIST_ITEM = re.compile(r"^\s*(?:\d+[.)]|[-*\u2022])\s+", re.MULTILINE)
+_CLEAN_CHARS = re.compile(r"[A-Za-z0-9\s.,;:!?'\"()\-/%&@+#*$\u2022\u2013\u2014\u2019]")
+_POLITE = re.compile(
+    r"\b(please|thank|thanks|sorry|happy to|glad to|you can|we can|let us know|feel free|help you)\b",
+    re.IGNORECASE,
+)
+_SECOND_PERSON = re.compile(r"\b(you|your|you're|you'll)\b", re.IGNORECASE)
+# An answer that addresses the grader instead of the customer is a style defect, whatever it asks for.
+_GRADER_TALK = re.compile(
+    r"\b(rubric|evaluator|grader|judge|ignore (?:the|all|previous)"
+    r"|give (?:me |this |it )?(?:a )?(?:5|five|full marks))\b",
+    re.IGNORECASE,
+)
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(text)
+
+
+def sentences(text: str) -> list[str]:
+    return [s for s in _SENTENCE_END.split(text.strip()) if s]
+
+
+def wordlike_fraction(text: str) -> float:
+    """Share of words that could be English: a vowel, no triple letters, a plausible length."""
+    ws = words(text)
+    if not ws:
+        return 0.0
+    ok = sum(1 for w in ws if _VOWEL.search(w) and not _TRIPLE_LETTER.search(w) and len(w) <= 18)
+    return ok / len(ws)
+
+
+def clean_char_fraction(text: str) -> float:
+    """Share of characters that belong in a support answer (letters, digits, ordinary punctuation)."""
+    if not text:
+        return 0.0
+    return len(_CLEAN_CHARS.findall(text)) / len(text)
+
+
+def sentence_form(text: str) -> float:
+    """Share of sentences that start with a capital (or digit) and end with terminal punctuation."""
+    parts = sentences(text)
+    if not parts:
+        return 0.0
+    ok = sum(1 for s in parts if s[0].isupper() or s[0].isdigit() or _LIST_ITEM.match(s))
+    ends = 1.0 if text.rstrip()[-1:] in ".!?" else 0.5
+    return ok / len(parts) * ends
+
+
+def non_repetition(text: str) -> float:
+    """Distinct word trigrams over all trigrams: degenerate generation repeats itself."""
+    ws = [w.lower() for w in words(text)]
+    if len(ws) < 3:
+        return 1.0 if ws else 0.0
+    trigrams = list(zip(ws, ws[1:], ws[2:], strict=False))
+    return len(set(trigrams)) / len(trigrams)
+
+
+def length_fit(text: str, low: int = 12, high: int = 180) -> float:
+    """1 inside the [low, high] word range a support answer needs; falls off linearly outside it."""
+    n = len(words(text))
+    if n < low:
+        return n / low
+    if n > high:
+        return max(0.0, 1.0 - (n - high) / high)
+    return 1.0
+
+
+def sentence_length_fit(text: str) -> float:
+    """Mean sentence length near 8-28 words: neither fragments nor run-ons."""
+    parts = sentences(text)
+    if not parts:
+        return 0.0
+    mean = sum(len(words(s)) for s in parts) / len(parts)
+    if mean < 8:
+        return mean / 8
+    if mean > 28:
+        return max(0.0, 1.0 - (mean - 28) / 28)
+    return 1.0
+
+
+def organisation(text: str) -> float:
+    """Two or more finished sentences, or a list of steps: an answer with parts the customer can follow."""
+    if _LIST_ITEM.search(text):
+        return 1.0
+    finished = [s for s in sentences(text) if s.rstrip()[-1:] in ".!?"]
+    return min(1.0, len(finished) / 2)
+
+
+def politeness(text: str) -> float:
+    return min(1.0, len(_POLITE.findall(text)) / 2)
+
+
+def addresses_customer(text: str) -> float:
+    return 1.0 if _SECOND_PERSON.search(text) else 0.0
+
+
+def calm_tone(text: str) -> float:
+    """Penalise shouting: all-caps words and runs of exclamation marks."""
+    ws = words(text)
+    if not ws:
+        return 0.0
+    shouted = sum(1 for w in ws if len(w) > 3 and w.isupper())
+    bangs = text.count("!")
+    return max(0.0, 1.0 - shouted / len(ws) * 4 - 0.2 * max(0, bangs - 1))
+
+
+def no_grader_talk(text: str) -> float:
+    return 0.0 if _GRADER_TALK.search(text) else 1.0
