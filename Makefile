@@ -6,7 +6,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export RAY_AUTH_MODE := disabled
 export HF_HUB_OFFLINE := 1
 
-.PHONY: demo test lint install install-dev clean
+.PHONY: demo test lint install install-dev clean chromium
 
 $(VENV)/.installed: pyproject.toml constraints.txt scripts/install.sh
 	scripts/install.sh $(VENV)
@@ -25,7 +25,13 @@ demo: $(VENV)/.installed
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
 
-test: $(VENV)/.installed-dev lint
+# The report test opens the HTML in headless Chromium (Debian's package); install it where we can.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+		&& apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+		|| echo "chromium not installed: the browser test of the report will be skipped"
+
+test: $(VENV)/.installed-dev lint chromium
 	$(PY) -m pytest -q
 
 clean:

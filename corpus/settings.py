@@ -25,6 +25,40 @@ class SplitFractions(BaseModel):
         return self
 
 
+class FilterSettings(BaseModel):
+    """Quality filters applied to every generated or imported pair; each drop is counted in the manifest."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    min_question_chars: int = Field(12, ge=1)
+    max_question_chars: int = Field(600, ge=1)
+    min_answer_chars: int = Field(40, ge=1)
+    max_answer_chars: int = Field(2500, ge=1)
+    # Jaccard similarity (MinHash estimate over word 3-grams of question + answer) above which a pair
+    # counts as a near-duplicate of one already kept.
+    near_duplicate_threshold: float = Field(0.9, gt=0, le=1)
+    scrub_pii: bool = True
+
+
+class LitellmSettings(BaseModel):
+    """How the `litellm` backend calls a model; ignored by the `template` backend."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    model: str = "gemini/gemini-2.0-flash"
+    api_base: str | None = None
+    temperature: float = Field(0.7, ge=0, le=2)
+    # Threads making calls at once, across the whole build.
+    max_concurrency: int = Field(4, ge=1, le=64)
+    max_retries: int = Field(4, ge=0, le=10)
+    timeout_seconds: float = Field(60.0, gt=0)
+    # Stop making new calls once this much has been spent (litellm's own cost accounting); None: no cap.
+    max_cost_usd: float | None = Field(None, ge=0)
+    # Replies are cached here (keyed by model, prompt and seed); None: <data root>/.llm_cache.
+    cache_dir: Path | None = None
+    # "module:function" callables run in every worker before the first call, e.g. to register a
+    # litellm custom provider for a local model server.
+    setup_hooks: tuple[str, ...] = ()
+
+
 class CorpusConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -37,3 +71,5 @@ class CorpusConfig(BaseModel):
     max_judge_items: int = Field(64, ge=1)
     split: SplitFractions = SplitFractions()
     seed: int = 0
+    filters: FilterSettings = FilterSettings()
+    litellm: LitellmSettings = LitellmSettings()

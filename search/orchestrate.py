@@ -151,7 +151,7 @@ def run_search(config: ExperimentConfig, address: str | None = None, resume: boo
 
     trainable = tune.with_resources(tune.with_parameters(lora_trial, context=context), resources)
     optuna_storage = default_optuna_storage(tracking_uri, config.tracking.optuna_storage)
-    tuner = _tuner(config, trainable, storage, optuna_storage, grid, resume)
+    tuner = _tuner(config, trainable, storage, optuna_storage, grid, resume, objectives)
     results = tuner.fit()
 
     trials = _trial_table(results)
@@ -203,10 +203,11 @@ def _metric(key: str, value: float, step: int = 0):
     return Metric(key, float(value), int(time.time() * 1000), step)
 
 
-def _tuner(config: ExperimentConfig, trainable, storage: str, optuna_storage: str, grid, resume: bool):
+def _tuner(config: ExperimentConfig, trainable, storage: str, optuna_storage: str, grid, resume: bool, objectives):
     import optuna
     from ray import tune
 
+    from search.progress import FrontProgress
     from search.searcher import ConstrainedOptunaSearch
 
     name = config.experiment.name
@@ -243,6 +244,7 @@ def _tuner(config: ExperimentConfig, trainable, storage: str, optuna_storage: st
             storage_path=storage,
             failure_config=tune.FailureConfig(max_failures=config.search.max_failures),
             checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+            callbacks=[FrontProgress(objectives, config.search.reference_point)],
             verbose=1,
         ),
     )

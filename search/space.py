@@ -57,24 +57,25 @@ def paper16_points(defaults: TrialSettings) -> list[dict[str, Any]]:
 
 
 def seed_points(search: SearchConfig, defaults: TrialSettings) -> list[dict[str, Any]]:
-    """The grid restricted to the space's axes (axes outside the space take the `training:` defaults)."""
+    """The grid over the space's axes. Optuna needs every axis in every point: axes the grid does not set take
+    the `training:` defaults, and grid axes outside the space are dropped (the trial uses its default)."""
     if search.seed_grid == "none" and search.sampler != "grid16":
         return []
     points: list[dict[str, Any]] = []
     for full in paper16_points(defaults):
         point = {}
-        for name, value in full.items():
-            if name not in search.space:
-                continue
-            if not _in_space(search.space[name], value):
+        for name, spec in search.space.items():
+            value = full.get(name, getattr(defaults, name))
+            if not _in_space(spec, value):
+                origin = "the paper16 grid needs" if name in full else "the training default"
                 raise InputError(
                     "search.space",
                     name,
-                    f"the paper16 grid needs {name}={value!r}, outside the space; widen the space or set "
-                    "search.seed_grid=none",
+                    f"{origin} {name}={value!r}, outside the space; widen the space, change training.{name} "
+                    "or set search.seed_grid=none",
                 )
             point[name] = value
-        if point and point not in points:
+        if point not in points:
             points.append(point)
     return points
 

@@ -115,6 +115,9 @@ def test_paper16_grid_is_sixteen_distinct_points_in_the_space():
     assert len(points) == 16
     assert {p["rank"] for p in points} == {16, 32}
     assert {p["target_modules"] for p in points} == {"qv", "qkvo", "all-linear"}
+    # Optuna needs every axis in every point: the grid leaves learning rate and dropout at the defaults
+    assert all(set(p) == set(config.search.space) for p in points)
+    assert {p["learning_rate"] for p in points} == {config.training.learning_rate}
     space = tune_space(config.search.space)
     assert set(space) == set(config.search.space)
 

@@ -1,0 +1,43 @@
+"""The one interface every expansion backend implements: a scenario in, K question/answer pairs out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from corpus.glossary import Glossary
+from corpus.scenarios import Scenario
+from corpus.settings import CorpusConfig
+
+
+@dataclass
+class Expansion:
+    """What one scenario produced, with the cost of producing it (zeros for offline backends)."""
+
+    pairs: list[tuple[str, str]] = field(default_factory=list)
+    calls: int = 0
+    cache_hits: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    # Why the scenario produced nothing ("malformed_reply", "budget", "call_failed"); None when it did.
+    skipped: str | None = None
+
+
+class Expander(Protocol):
+    # Recorded in every row's `generator` column and in the corpus hash.
+    generator: str
+
+    def expand(self, scenario: Scenario, k: int) -> Expansion: ...
+
+
+def make_expander(cfg: CorpusConfig, glossary: Glossary, cache_root: str) -> Expander:
+    if cfg.backend == "template":
+        from corpus.templates import TemplateExpander
+
+        return TemplateExpander(glossary, seed=cfg.seed)
+    if cfg.backend == "litellm":
+        from corpus.llm_expander import LitellmExpander
+
+        return LitellmExpander(glossary, cfg.litellm, seed=cfg.seed, cache_root=cache_root)
+    raise ValueError(f"unknown corpus backend {cfg.backend!r}")

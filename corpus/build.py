@@ -1,0 +1,41 @@
+"""CLI: `python -m corpus.build --preset local|paper [--config FILE] [--set corpus.key=value ...]`.
+
+Builds (or reuses) the corpus the experiment config describes and prints where its manifest is and what
+it holds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from common.errors import exit_on_input_error
+from corpus.pipeline import MANIFEST, build_corpus
+
+
+@exit_on_input_error
+def main(argv: list[str] | None = None) -> int:
+    from search.config import load_config
+
+    parser = argparse.ArgumentParser(prog="python -m corpus.build", description=__doc__)
+    parser.add_argument("--preset", help="a preset under configs/ (local, paper)")
+    parser.add_argument("--config", help="an experiment config YAML file")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE")
+    args = parser.parse_args(argv)
+    preset = args.preset if args.preset or args.config else "local"
+    config = load_config(preset=preset, config_file=args.config, overrides=args.overrides)
+    build = build_corpus(config.corpus, config.paths.data_dir, show_progress=True)
+    manifest = build.manifest
+    generation = manifest["generation"]
+    print(f"corpus {build.corpus_hash} ({'reused' if build.reused else 'built'}): {build.path / MANIFEST}")
+    print(f"rows: {manifest['rows']} from {manifest['rows_generated']} generated; filters: {manifest['filters']}")
+    print(
+        f"calls: {generation['calls']} (cache hits {generation['cache_hits']}), tokens: "
+        f"{generation['prompt_tokens']}+{generation['completion_tokens']}, cost_usd: {generation['cost_usd']}, "
+        f"skipped scenarios: {generation['skipped_scenarios']}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
