@@ -71,7 +71,7 @@ def run_search(config: ExperimentConfig, address: str | None = None, resume: boo
 
     from corpus.pipeline import build_corpus, read_split
     from judging.panel import Panel
-    from trainables.base_model import resolve_base_model
+    from trainables.base_model import corpus_texts, resolve_base_model
     from trainables.lora import check_target_modules
     from trainables.trainable import TrialContext, lora_trial, score_base_model
 
@@ -96,12 +96,10 @@ def run_search(config: ExperimentConfig, address: str | None = None, resume: boo
     _check_shared_storage(storage)
 
     corpus = build_corpus(config.corpus, config.paths.data_dir.resolve())
-    train_text = read_split(corpus.path, "train")
-    if read_split(corpus.path, "judge").empty:
+    splits = {name: read_split(corpus.path, name).to_dict("records") for name in ("train", "val", "judge")}
+    if not splits["judge"]:
         raise InputError(corpus.path / "judge", None, "the judge set is empty; raise corpus.max_judge_items")
-    base_path = resolve_base_model(
-        config.model, (train_text["question"] + "\n" + train_text["answer"]).tolist(), cache_dir
-    )
+    base_path = resolve_base_model(config.model, corpus_texts(splits["train"]), cache_dir)
     check_target_modules(
         base_path, _module_sets(config), "training.target_modules / search.space.target_modules"
     )
@@ -132,6 +130,7 @@ def run_search(config: ExperimentConfig, address: str | None = None, resume: boo
     context = TrialContext(
         base_model_path=str(base_path),
         corpus_path=str(corpus.path),
+        splits=splits,
         model=config.model,
         defaults=config.training,
         energy=config.energy,
@@ -238,6 +237,9 @@ def _tuner(config: ExperimentConfig, trainable, storage: str, optuna_storage: st
             search_alg=searcher,
             num_samples=num_samples,
             max_concurrent_trials=config.search.max_concurrent_trials,
+            # One worker process per concurrent slot, reused across trials: imports and the offline judge's
+            # embedding model load once per slot instead of once per trial.
+            reuse_actors=True,
         ),
         run_config=tune.RunConfig(
             name=name,

@@ -1,9 +1,11 @@
-"""OptunaSearch that also records each trial's constraint values, so Optuna 5's constrained samplers can use them."""
+"""OptunaSearch that records each trial's constraint values for Optuna 5's constrained samplers, and tells Optuna
+that trials stopped early by a scheduler were pruned."""
 
 from __future__ import annotations
 
 import math
 
+from optuna.trial import TrialState
 from ray.tune.search.optuna import OptunaSearch
 
 from search.space import CONSTRAINT_ATTR
@@ -20,4 +22,11 @@ class ConstrainedOptunaSearch(OptunaSearch):
             energy = result.get("energy_wh")
             if isinstance(energy, int | float) and math.isfinite(energy):
                 ot_trial.set_user_attr(CONSTRAINT_ATTR, [float(energy) - self.energy_budget_wh])
+        if ot_trial is not None and result and not error and result.get("is_final") is False:
+            # Stopped early by a scheduler: its objectives are not final values, so Optuna sees it as pruned
+            # (multi-objective samplers skip pruned trials instead of learning from partial scores).
+            if trial_id not in self._completed_trials:
+                self._ot_study.tell(ot_trial, state=TrialState.PRUNED)
+                self._completed_trials.add(trial_id)
+            return
         super().on_trial_complete(trial_id, result=result, error=error)

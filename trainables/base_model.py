@@ -14,6 +14,11 @@ from trainables.settings import TINY_QWEN2, ModelConfig, Quantization
 from trainables.tiny_qwen2 import build_tiny_qwen2
 
 
+def corpus_texts(rows) -> list[str]:
+    """The text the tiny model's tokenizer is trained on: every training question and answer."""
+    return [f"{r['question']}\n{r['answer']}" for r in rows]
+
+
 def resolve_base_model(config: ModelConfig, corpus_texts: list[str], cache_dir: Path) -> Path:
     """A local directory holding the base model's weights and tokenizer; nothing is downloaded at trial time."""
     if config.base == TINY_QWEN2:

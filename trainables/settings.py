@@ -76,6 +76,9 @@ class TrialSettings(BaseModel):
     # Generation for the judges: greedy, batched.
     max_new_tokens: int = Field(96, ge=1)
     eval_batch_size: int = Field(16, ge=1)
+    # Validation questions answered and judged after every epoch (`probe_judge_score`), the signal a
+    # multi-objective early-stopping scheduler compares trials on; 0 turns the probe off.
+    probe_items: int = Field(0, ge=0)
 
     @model_validator(mode="after")
     def _known_module_set(self) -> TrialSettings:

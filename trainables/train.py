@@ -150,7 +150,8 @@ class LoraTrainer:
 def peak_memory_mb(device: torch.device) -> float:
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20
-    # Peak resident set of the whole worker process (Linux reports KiB).
+    # Peak resident set of the worker process (Linux reports KiB); with reused actors it is the peak over the
+    # trials the process has run, an upper bound for this one.
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

@@ -18,10 +18,9 @@ from typing import Any
 
 import torch
 
-from corpus.pipeline import read_split
 from judging.panel import JudgeItem, Panel
 from judging.settings import JudgingConfig
-from trainables.base_model import load_base_model, load_tokenizer
+from trainables.base_model import corpus_texts, load_base_model, load_tokenizer, resolve_base_model
 from trainables.data import encode_rows
 from trainables.energy import EnergyMeter
 from trainables.generate import generate_answers
@@ -36,10 +35,15 @@ CHECKPOINT_DIR = "trial"
 
 @dataclass(frozen=True)
 class TrialContext:
-    """Everything a trial needs besides its sampled hyperparameters; the same for every trial of a search."""
+    """Everything a trial needs besides its sampled hyperparameters; the same for every trial of a search.
+
+    It travels through Ray's object store (tune.with_parameters), so the corpus rows go with it: a worker on
+    another node needs no access to the driver's disk.
+    """
 
     base_model_path: str
     corpus_path: str
+    splits: dict[str, list[dict[str, Any]]]
     model: ModelConfig
     defaults: TrialSettings
     energy: EnergyConfig
@@ -68,6 +72,16 @@ def trial_params(settings: TrialSettings) -> dict[str, Any]:
     )
     params["alpha"] = settings.alpha
     return params
+
+
+def local_base_model(context: TrialContext) -> Path:
+    """The driver's base-model directory, or the same model resolved again where that path does not exist
+    (another node): the tiny model is rebuilt deterministically from the same corpus text, a hub id is looked up
+    in this node's cache."""
+    path = Path(context.base_model_path)
+    if (path / "config.json").is_file():
+        return path
+    return resolve_base_model(context.model, corpus_texts(context.splits["train"]), Path(context.cache_dir))
 
 
 def _device(gpus: float) -> torch.device:
@@ -114,13 +128,11 @@ def _run_trial(config: dict[str, Any], context: TrialContext, run: TrialRun) -> 
     origin = "paper16" if tuple(sorted(config.items())) in set(context.grid_points) else "sampler"
     run.log_params(trial_params(settings))
 
-    base_path = Path(context.base_model_path)
-    corpus = Path(context.corpus_path)
+    base_path = local_base_model(context)
     tokenizer = load_tokenizer(base_path)
     system_prompt = context.model.system_prompt
-    train_rows = read_split(corpus, "train").to_dict("records")
-    val_rows = read_split(corpus, "val").to_dict("records")
-    judge_rows = read_split(corpus, "judge").to_dict("records")
+    train_rows, val_rows, judge_rows = (context.splits[s] for s in ("train", "val", "judge"))
+    probe_rows = val_rows[: settings.probe_items]
     train_examples = encode_rows(tokenizer, system_prompt, train_rows, settings.max_seq_len)
     val_examples = encode_rows(tokenizer, system_prompt, val_rows, settings.max_seq_len)
 
@@ -169,6 +181,13 @@ def _run_trial(config: dict[str, Any], context: TrialContext, run: TrialRun) -> 
             "peak_memory_mb": peak_memory_mb(device),
         }
         final = progress.epoch == settings.epochs
+        metrics["is_final"] = final
+        if probe_rows:
+            with meter.window("probe"):
+                metrics["probe_judge_score"] = _probe_score(
+                    model, tokenizer, settings, context, probe_rows, device, final
+                )
+            progress.energy_eval_wh += meter.windows["probe"].wh
         if final:
             with meter.window("judge"):
                 judged = judge_model(model, tokenizer, settings, context, judge_rows, device)
@@ -186,6 +205,14 @@ def _run_trial(config: dict[str, Any], context: TrialContext, run: TrialRun) -> 
             if final:
                 run.log_artifacts(Path(ckpt_dir) / CHECKPOINT_DIR / "adapter", "adapter")
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(ckpt_dir))
+
+
+def _probe_score(model, tokenizer, settings: TrialSettings, context: TrialContext, rows, device, final: bool) -> float:
+    if settings.quantization == "nf4" and device.type == "cpu" and not final:
+        # generate() runs under no_grad, which repacks 4-bit weights on the CPU and breaks the next training
+        # step (NOTES.md); the probe waits for the last epoch there.
+        return float("nan")
+    return judge_model(model, tokenizer, settings, context, rows, device).judge_score
 
 
 def judge_model(model, tokenizer, settings: TrialSettings, context: TrialContext, rows, device):
@@ -213,9 +240,9 @@ def score_base_model(context: TrialContext) -> dict[str, Any]:
     _quiet_libraries()
     seed_everything(context.seed)
     device = _device(context.gpus_per_trial)
-    base_path = Path(context.base_model_path)
+    base_path = local_base_model(context)
     tokenizer = load_tokenizer(base_path)
     model = load_base_model(base_path, context.defaults.quantization, device)
-    rows = read_split(Path(context.corpus_path), "judge").to_dict("records")
+    rows = context.splits["judge"]
     result = judge_model(model, tokenizer, context.defaults, context, rows, device)
     return {"metrics": result.metrics(), "items": result.items}
