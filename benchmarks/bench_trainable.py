@@ -3,7 +3,7 @@
 Same tiny model, data, LoRA config, batch size and optimizer, in the same process, alternated (ours, Trainer,
 ours, Trainer, ...) so machine noise hits both; the figure is the ratio of median tokens/s (goal: >= 0.95).
 
-    .venv/bin/python benchmarks/bench_trainable.py [--repeats 3] [--out benchmarks/results/trainable.json]
+    .venv/bin/python benchmarks/bench_trainable.py [--repeats 3] [--examples 160] [--out benchmarks/results/trainable.json]
 """
 
 from __future__ import annotations
@@ -72,6 +72,7 @@ def hf_trainer(path, tokenizer, examples, settings, out_dir: str) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--examples", type=int, default=160, help="training examples per run")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/trainable.json"))
     args = parser.parse_args()
     torch.set_num_threads(os.cpu_count() or 1)
@@ -82,7 +83,8 @@ def main() -> None:
     path = resolve_base_model(config.model, (train["question"] + "\n" + train["answer"]).tolist(), work / "cache")
     tokenizer = load_tokenizer(path)
     settings = TrialSettings(rank=16, target_modules="all-linear", batch_size=8, max_seq_len=128, learning_rate=5e-3)
-    examples = encode_rows(tokenizer, config.model.system_prompt, train.to_dict("records"), settings.max_seq_len)
+    rows = train.to_dict("records")[: args.examples]
+    examples = encode_rows(tokenizer, config.model.system_prompt, rows, settings.max_seq_len)
     runs: dict[str, list[float]] = {"ours": [], "hf_trainer": []}
     for _ in range(args.repeats):
         runs["ours"].append(ours(path, tokenizer, examples, settings))

@@ -79,6 +79,23 @@ class ParamSpec(_Section):
         return [int(b) for b in bounds] if self.integer else bounds
 
 
+class EarlyStoppingConfig(_Section):
+    """Multi-objective ASHA (`search.scheduler: moasha`): at rungs grace_period * reduction_factor^k epochs,
+    trials are compared by non-dominated sorting on these objectives and the dominated fraction is stopped."""
+
+    grace_period: int = Field(1, ge=1)
+    reduction_factor: float = Field(2.0, gt=1)
+    # None: ASHA's 1 - 1/reduction_factor.
+    stop_fraction: float | None = Field(None, ge=0, lt=1)
+    objectives: list[ObjectiveConfig] = Field(
+        default_factory=lambda: [
+            ObjectiveConfig(metric="probe_judge_score", mode="max"),
+            ObjectiveConfig(metric="energy_wh", mode="min"),
+        ],
+        min_length=2,
+    )
+
+
 class SearchConfig(_Section):
     sampler: Literal["tpe", "nsga2", "gp", "random", "grid16"] = "tpe"
     num_samples: int = Field(20, ge=1)
@@ -102,15 +119,15 @@ class SearchConfig(_Section):
     # Trials over this many Wh are infeasible (Optuna constraint); None: no budget.
     energy_budget_wh: float | None = Field(None, gt=0)
     space: dict[str, ParamSpec] = Field(default_factory=dict)
+    scheduler: Literal["fifo", "moasha"] = "fifo"
+    early_stopping: EarlyStoppingConfig = EarlyStoppingConfig()
 
     @field_validator("space")
     @classmethod
     def _space_axes_are_hyperparameters(cls, space: dict[str, ParamSpec]) -> dict[str, ParamSpec]:
         for name, spec in space.items():
             if name not in TrialSettings.model_fields:
-                raise ValueError(
-                    f"unknown hyperparameter {name!r}; known: {', '.join(TrialSettings.model_fields)}"
-                )
+                raise ValueError(f"unknown hyperparameter {name!r}; known: {', '.join(TrialSettings.model_fields)}")
             for value in spec.values_to_check():
                 try:
                     TrialSettings(**{name: value})
@@ -146,13 +163,26 @@ class ExperimentConfig(_Section):
     search: SearchConfig = SearchConfig()
     tracking: TrackingConfig = TrackingConfig()
 
+    @model_validator(mode="after")
+    def _probe_feeds_early_stopping(self) -> ExperimentConfig:
+        rung_metrics = {o.metric for o in self.search.early_stopping.objectives}
+        if self.search.scheduler == "moasha" and "probe_judge_score" in rung_metrics and not self.training.probe_items:
+            raise ValueError(
+                "search.scheduler=moasha compares trials on probe_judge_score each epoch; set training.probe_items > 0"
+            )
+        return self
+
+    def max_epochs(self) -> int:
+        spec = self.search.space.get("epochs")
+        if spec is None:
+            return self.training.epochs
+        return int(max(spec.choices) if spec.choices is not None else spec.high)
+
 
 def preset_path(name: str) -> Path:
     path = CONFIG_DIR / f"{name}.yaml"
     if not path.is_file():
-        raise InputError(
-            "--preset", None, f"unknown preset {name!r}; available: {', '.join(available_presets())}"
-        )
+        raise InputError("--preset", None, f"unknown preset {name!r}; available: {', '.join(available_presets())}")
     return path
 
 
@@ -222,11 +252,7 @@ def load_config(
         first = err.errors()[0]
         loc = tuple(str(p) for p in first["loc"])
         origin = next(
-            (
-                f"--set {o}"
-                for path, o in overridden.items()
-                if loc[: len(path)] == path or path[: len(loc)] == loc
-            ),
+            (f"--set {o}" for path, o in overridden.items() if loc[: len(path)] == path or path[: len(loc)] == loc),
             str(source),
         )
         field = ".".join(loc) or "(top level)"

@@ -100,9 +100,7 @@ def run_search(config: ExperimentConfig, address: str | None = None, resume: boo
     if not splits["judge"]:
         raise InputError(corpus.path / "judge", None, "the judge set is empty; raise corpus.max_judge_items")
     base_path = resolve_base_model(config.model, corpus_texts(splits["train"]), cache_dir)
-    check_target_modules(
-        base_path, _module_sets(config), "training.target_modules / search.space.target_modules"
-    )
+    check_target_modules(base_path, _module_sets(config), "training.target_modules / search.space.target_modules")
     Panel.from_config(config.judging, cache_dir=cache_dir / "judge").preflight()
 
     exp_id = experiment_id(client, name)
@@ -150,8 +148,12 @@ def run_search(config: ExperimentConfig, address: str | None = None, resume: boo
 
     trainable = tune.with_resources(tune.with_parameters(lora_trial, context=context), resources)
     optuna_storage = default_optuna_storage(tracking_uri, config.tracking.optuna_storage)
-    tuner = _tuner(config, trainable, storage, optuna_storage, grid, resume, objectives)
+    scheduler = _early_stopping(config)
+    tuner = _tuner(config, trainable, storage, optuna_storage, grid, resume, objectives, scheduler)
     results = tuner.fit()
+    if scheduler is not None:
+        client.log_metric(parent_run_id, "early_stopping_energy_saved_wh", scheduler.energy_saved_wh)
+        client.log_metric(parent_run_id, "early_stopped_trials", len(scheduler.stopped))
 
     trials = _trial_table(results)
     summary = _record_front(config, client, tracking_uri, parent_run_id, trials, objectives, baseline)
@@ -173,9 +175,7 @@ def _report(name: str, tracking_uri: str, reports_dir: Path) -> str | None:
     try:
         return str(build_report(name, tracking_uri, reports_dir.resolve()))
     except Exception as err:
-        log.warning(
-            "report not built (%s: %s); rerun: python -m reports.build %s", type(err).__name__, err, name
-        )
+        log.warning("report not built (%s: %s); rerun: python -m reports.build %s", type(err).__name__, err, name)
         return None
 
 
@@ -202,7 +202,24 @@ def _metric(key: str, value: float, step: int = 0):
     return Metric(key, float(value), int(time.time() * 1000), step)
 
 
-def _tuner(config: ExperimentConfig, trainable, storage: str, optuna_storage: str, grid, resume: bool, objectives):
+def _early_stopping(config: ExperimentConfig):
+    if config.search.scheduler != "moasha":
+        return None
+    from search.moasha import MultiObjectiveAsha
+
+    stopping = config.search.early_stopping
+    return MultiObjectiveAsha(
+        objectives=[Objective(o.metric, o.mode) for o in stopping.objectives],
+        grace_period=stopping.grace_period,
+        reduction_factor=stopping.reduction_factor,
+        max_t=config.max_epochs(),
+        stop_fraction=stopping.stop_fraction,
+    )
+
+
+def _tuner(
+    config: ExperimentConfig, trainable, storage: str, optuna_storage: str, grid, resume: bool, objectives, scheduler
+):
     import optuna
     from ray import tune
 
@@ -217,9 +234,7 @@ def _tuner(config: ExperimentConfig, trainable, storage: str, optuna_storage: st
             resume_unfinished=True,
             resume_errored=True,
         )
-    num_samples = (
-        len(grid) if config.search.sampler == "grid16" else max(config.search.num_samples, len(grid))
-    )
+    num_samples = len(grid) if config.search.sampler == "grid16" else max(config.search.num_samples, len(grid))
     searcher = ConstrainedOptunaSearch(
         metric=[o.metric for o in config.search.objectives],
         mode=[o.mode for o in config.search.objectives],
@@ -235,6 +250,7 @@ def _tuner(config: ExperimentConfig, trainable, storage: str, optuna_storage: st
         # No metric/mode here: setting them also silently makes the study single-objective (NOTES.md).
         tune_config=tune.TuneConfig(
             search_alg=searcher,
+            scheduler=scheduler,
             num_samples=num_samples,
             max_concurrent_trials=config.search.max_concurrent_trials,
             # One worker process per concurrent slot, reused across trials: imports and the offline judge's
@@ -252,6 +268,13 @@ def _tuner(config: ExperimentConfig, trainable, storage: str, optuna_storage: st
     )
 
 
+def _status(result, metrics: dict) -> str:
+    if result.error:
+        return "FAILED"
+    # A trial an early-stopping scheduler stopped reported intermediate epochs only: no final judge score.
+    return "STOPPED" if metrics.get("is_final") is False else "COMPLETED"
+
+
 def _trial_table(results) -> pd.DataFrame:
     rows = []
     for result in results:
@@ -260,7 +283,7 @@ def _trial_table(results) -> pd.DataFrame:
         rows.append(
             {
                 "trial_id": metrics.get("trial_id") or (result.path and Path(result.path).name),
-                "status": "FAILED" if result.error else "COMPLETED",
+                "status": _status(result, metrics),
                 "error": f"{type(result.error).__name__}: {result.error}"[:300] if result.error else "",
                 **config,
                 **{k: v for k, v in metrics.items() if not isinstance(v, dict) and k != "config"},
@@ -269,9 +292,7 @@ def _trial_table(results) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _record_front(
-    config, client, tracking_uri, parent_run_id, trials, objectives, baseline
-) -> dict[str, Any]:
+def _record_front(config, client, tracking_uri, parent_run_id, trials, objectives, baseline) -> dict[str, Any]:
     metrics = [o.metric for o in objectives]
     done = trials[trials["status"] == "COMPLETED"].copy() if not trials.empty else trials
     for m in metrics:
@@ -316,9 +337,7 @@ def _record_front(
             rank = row["pareto_rank"]
             client.set_tag(run_id, "pareto_rank", "" if pd.isna(rank) else str(int(rank)))
     log_front(client, parent_run_id, front_rows[keep], front_csv, objectives)
-    total_energy = float(
-        pd.to_numeric(trials.get("energy_wh", pd.Series(dtype=float)), errors="coerce").sum()
-    )
+    total_energy = float(pd.to_numeric(trials.get("energy_wh", pd.Series(dtype=float)), errors="coerce").sum())
     sources = sorted(set(trials.get("energy_source", pd.Series(dtype=str)).dropna().astype(str)))
     client.log_metric(parent_run_id, "hypervolume", hv)
     client.log_metric(parent_run_id, "front_size", len(front_rows))
@@ -337,6 +356,7 @@ def _record_front(
     return {
         "completed": int(len(done)),
         "failed": int((trials["status"] == "FAILED").sum()) if not trials.empty else 0,
+        "stopped": int((trials["status"] == "STOPPED").sum()) if not trials.empty else 0,
         "excluded": int(ranks.isna().sum()),
         "front_size": int(len(front_rows)),
         "hypervolume": hv,

@@ -10,10 +10,12 @@ import argparse
 import logging
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
+from common.atomic import ensure_writable_dir
 from common.errors import exit_on_input_error
-from search.config import PRESETS, SAMPLERS, available_presets, load_config
+from search.config import PRESETS, SAMPLERS, ExperimentConfig, available_presets, load_config
 
 log = logging.getLogger("search.run")
 
@@ -58,6 +60,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "continue from their checkpoints",
     )
     parser.add_argument(
+        "--resync",
+        metavar="NAME",
+        default=None,
+        help="log into MLflow the trials of search NAME that Tune's storage holds but MLflow lacks (after MLflow "
+        "was unreachable); each trial is logged once, however often this runs",
+    )
+    parser.add_argument(
         "--sampler", choices=SAMPLERS, default=None, help="shorthand for --set search.sampler=NAME"
     )
     return parser.parse_args(argv)
@@ -69,8 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     overrides = list(args.overrides)
     if args.sampler:
         overrides.append(f"search.sampler={args.sampler}")
-    if args.resume:
-        overrides.append(f"experiment.name={args.resume}")
+    if args.resume or args.resync:
+        overrides.append(f"experiment.name={args.resume or args.resync}")
     if not args.preset and not args.config and not argv:
         print(
             "Running the `local` preset (tiny model, offline judge). For the study's setting on GPU workers: "
@@ -78,8 +87,15 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
     config = load_config(preset=args.preset, config_file=args.config, overrides=overrides)
+    check_output_dirs(config)
     for key, value in QUIET_ENV.items():
         os.environ.setdefault(key, value)
+    if args.resync:
+        from search.resync import resync
+        from search.tracking import resolve_tracking_uri
+
+        print(resync(config, resolve_tracking_uri(config.tracking.uri)).line(args.resync), flush=True)
+        return 0
     from search.orchestrate import run_search
 
     summary = run_search(config, address=args.address, resume=bool(args.resume))
@@ -87,12 +103,27 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def check_output_dirs(config: ExperimentConfig) -> None:
+    """Every local directory the search writes to, checked before anything starts (not after the last trial)."""
+    outputs = {
+        "paths.data_dir": config.paths.data_dir,
+        "paths.cache_dir": config.paths.cache_dir,
+        "paths.reports_dir": config.paths.reports_dir,
+    }
+    storage = config.search.storage_path
+    if not storage or "://" not in storage:
+        outputs["search.storage_path"] = Path(storage or "ray_results")
+    for field, path in outputs.items():
+        ensure_writable_dir(path, field)
+
+
 def print_summary(summary: dict[str, Any]) -> None:
     hv = summary["hypervolume"]
     lines = [
         "",
         f"Search {summary['experiment']!r} finished: {summary['completed']} trials completed, "
-        f"{summary['failed']} failed, {summary['excluded']} excluded from the front (NaN objectives).",
+        f"{summary['failed']} failed, {summary['stopped']} stopped early, "
+        f"{summary['excluded']} excluded from the front (NaN objectives).",
         f"Pareto front: {summary['front_size']} trials; hypervolume {hv:.6g} "
         f"(reference point {summary['reference_point']}).",
         f"Baseline (untuned base model) judge score: {summary['baseline_judge_score']:.3f}; "
