@@ -1,0 +1,84 @@
+"""Search pieces without a cluster: samplers, the constrained/pruning searcher, the energy constraint."""
+
+from __future__ import annotations
+
+import math
+
+import optuna
+import pytest
+from ray import tune
+
+from search.config import load_config
+from search.searcher import ConstrainedOptunaSearch
+from search.space import CONSTRAINT_ATTR, _energy_constraint, make_sampler, seed_points, tune_space
+
+
+@pytest.mark.parametrize(
+    ("name", "cls"),
+    [
+        ("tpe", optuna.samplers.TPESampler),
+        ("nsga2", optuna.samplers.NSGAIISampler),
+        ("gp", optuna.samplers.GPSampler),
+        ("random", optuna.samplers.RandomSampler),
+        ("grid16", optuna.samplers.RandomSampler),
+    ],
+)
+def test_sampler_by_name(name, cls):
+    config = load_config("local", overrides=[f"search.sampler={name}"])
+    assert isinstance(make_sampler(config.search, seed=0), cls)
+
+
+def test_grid16_is_only_the_reference_grid():
+    config = load_config("local", overrides=["search.sampler=grid16", "search.seed_grid=none"])
+    assert len(seed_points(config.search, config.training)) == 16
+
+
+def _searcher(budget=None):
+    config = load_config("local")
+    space = {"rank": tune.choice([4, 8]), "learning_rate": tune.loguniform(1e-3, 1e-2)}
+    return ConstrainedOptunaSearch(
+        space=None,
+        metric=["judge_score", "energy_wh"],
+        mode=["max", "min"],
+        sampler=make_sampler(config.search, 0),
+        seed=0,
+        energy_budget_wh=budget,
+    ), space
+
+
+def _ready(searcher, space):
+    searcher.set_search_properties(None, None, space)
+    return searcher
+
+
+def test_energy_budget_becomes_an_optuna_constraint():
+    searcher, space = _searcher(budget=2.0)
+    _ready(searcher, space)
+    assert searcher.suggest("a") is not None and searcher.suggest("b") is not None
+    searcher.on_trial_complete("a", {"judge_score": 3.0, "energy_wh": 5.0, "is_final": True})
+    searcher.on_trial_complete("b", {"judge_score": 2.0, "energy_wh": 1.5, "is_final": True})
+    trials = {t.number: t for t in searcher._ot_study.trials}
+    assert trials[0].user_attrs[CONSTRAINT_ATTR] == [pytest.approx(3.0)]  # infeasible: > 0
+    assert trials[1].user_attrs[CONSTRAINT_ATTR] == [pytest.approx(-0.5)]  # feasible
+    assert _energy_constraint(trials[0]) == [pytest.approx(3.0)]
+    assert all(t.state == optuna.trial.TrialState.COMPLETE for t in trials.values())
+
+
+def test_trial_stopped_early_is_pruned_not_scored():
+    searcher, space = _searcher()
+    _ready(searcher, space)
+    searcher.suggest("a")
+    searcher.suggest("b")
+    searcher.on_trial_complete("a", {"judge_score": math.nan, "probe_judge_score": 2.0, "energy_wh": 0.1,
+                                     "is_final": False})
+    searcher.on_trial_complete("b", {"judge_score": 2.5, "energy_wh": 0.2, "is_final": True})
+    states = [t.state for t in searcher._ot_study.trials]
+    assert states == [optuna.trial.TrialState.PRUNED, optuna.trial.TrialState.COMPLETE]
+    assert len(searcher._ot_study.best_trials) == 1
+
+
+def test_tune_space_kinds():
+    config = load_config("local")
+    space = tune_space(config.search.space)
+    assert isinstance(space["rank"], tune.search.sample.Categorical)
+    assert isinstance(space["learning_rate"], tune.search.sample.Float)
