@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -38,16 +39,21 @@ def _storage_path(config: ExperimentConfig) -> str:
     return str(Path(configured or "ray_results").resolve())
 
 
-def _check_shared_storage(storage: str) -> None:
+def _check_shared_storage(storage: str, joined_cluster: bool) -> None:
+    """Checkpoints must land where every node sees them. A joined cluster may grow (the autoscaler starts GPU
+    workers as trials queue), so there a local path is refused even while only the head is up."""
     import ray
 
+    if "://" in storage:
+        return
     nodes = [n for n in ray.nodes() if n.get("Alive")]
-    if len(nodes) > 1 and "://" not in storage:
+    if len(nodes) > 1 or joined_cluster:
+        where = f"the cluster has {len(nodes)} nodes" if len(nodes) > 1 else "this search joins a Ray cluster"
         raise InputError(
             "search.storage_path",
             None,
-            f"{storage!r} is a local path but the cluster has {len(nodes)} nodes; use shared storage "
-            "(s3://, gs://) or a mount every node sees, given as file:///path",
+            f"{storage!r} is a local path but {where}; use shared storage (s3://, gs://) or a mount every node "
+            "sees, given as file:///path",
         )
 
 
@@ -93,7 +99,7 @@ def run_search(config: ExperimentConfig, address: str | None = None, resume: boo
 
     if not ray.is_initialized():
         ray.init(address=address, include_dashboard=False, configure_logging=False, log_to_driver=True)
-    _check_shared_storage(storage)
+    _check_shared_storage(storage, joined_cluster=bool(address or os.environ.get("RAY_ADDRESS")))
 
     corpus = build_corpus(config.corpus, config.paths.data_dir.resolve())
     splits = {name: read_split(corpus.path, name).to_dict("records") for name in ("train", "val", "judge")}
