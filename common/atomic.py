@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import errno
 import json
 import os
 import shutil
@@ -10,6 +12,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from common.errors import InputError
 
 
 def write_bytes(path: Path, data: bytes) -> None:
@@ -49,8 +53,38 @@ def staged_path(path: Path) -> Iterator[Path]:
     try:
         yield target
         if path.is_dir() and not path.is_symlink():
-            old = tmp / (path.name + ".old")
-            os.replace(path, old)
-        os.replace(target, path)
+            # Two renames would leave an instant with nothing at `path`; swap the trees in one step instead.
+            if not _exchange(target, path):
+                os.replace(path, tmp / (path.name + ".old"))
+                os.replace(target, path)
+        else:
+            os.replace(target, path)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two paths (Linux renameat2 RENAME_EXCHANGE); False where the OS cannot."""
+    renameat2 = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+    if renameat2 is None:
+        return False
+    done = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0
+    if not done and ctypes.get_errno() not in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):
+        raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()), str(b))
+    return done
+
+
+def ensure_writable_dir(path: Path, field: str) -> Path:
+    """Create `path` and prove a file can be written there, before hours of work would be lost to it."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as err:
+        raise InputError(field, None, f"{str(path)!r} is not a writable directory ({err.strerror})") from None
+    return path

@@ -74,9 +74,30 @@ def read_split(corpus_path: Path, split: str) -> pd.DataFrame:
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     split_dir = Path(corpus_path) / split
-    if not any(split_dir.glob("*.parquet")):
+    files = sorted(split_dir.glob("*.parquet"))
+    if not files:
         return pd.DataFrame({column: pd.Series(dtype=str) for column in COLUMNS})
-    return pd.read_parquet(split_dir)[COLUMNS].sort_values("id", ignore_index=True)
+    try:
+        frame = pd.read_parquet(split_dir)
+    except (OSError, ValueError) as err:  # pyarrow's ArrowInvalid is a ValueError, ArrowIOError an OSError
+        bad = next((f for f in files if not _readable_parquet(f)), split_dir)
+        raise InputError(
+            bad, None, f"corrupt Parquet ({type(err).__name__}); delete {corpus_path} to rebuild the corpus"
+        ) from None
+    missing = [c for c in COLUMNS if c not in frame.columns]
+    if missing:
+        raise InputError(split_dir, missing[0], f"column missing; delete {corpus_path} to rebuild the corpus")
+    return frame[COLUMNS].sort_values("id", ignore_index=True)
+
+
+def _readable_parquet(path: Path) -> bool:
+    import pyarrow.parquet as pq
+
+    try:
+        pq.read_metadata(path)
+    except (OSError, ValueError):
+        return False
+    return True
 
 
 class _ExpandScenarios:

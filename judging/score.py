@@ -11,7 +11,8 @@ import math
 import sys
 from pathlib import Path
 
-from common.errors import exit_on_input_error
+from common.atomic import ensure_writable_dir
+from common.errors import InputError, exit_on_input_error
 from judging.panel import JudgeItem, Panel
 from judging.rubric import Rubric
 from judging.settings import JudgingConfig
@@ -37,7 +38,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     rubric = Rubric.from_file(args.rubric) if args.rubric else Rubric()
+    ensure_writable_dir(args.output.parent, "--output")
     table = read_table(args.input, ("question", "reference", "answer"))
+    if table.empty:
+        raise InputError(args.input, None, "the judge set is empty: a header but no rows to judge")
     ids = table["id"].astype(str) if "id" in table.columns else [str(i) for i in range(len(table))]
     items = [
         JudgeItem(id=i, question=str(q), reference=str(r), answer=str(a))

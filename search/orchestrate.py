@@ -19,6 +19,7 @@ from search.pareto import hypervolume, hypervolume_curve, knee_point, pareto_ran
 from search.space import GRID_LABEL, make_sampler, seed_points, tune_space
 from search.tracking import (
     check_reachable,
+    close_orphans,
     default_optuna_storage,
     experiment_id,
     find_parent_run,
@@ -73,7 +74,6 @@ def _module_sets(config: ExperimentConfig) -> set[str]:
 
 def run_search(config: ExperimentConfig, address: str | None = None, resume: bool = False) -> dict[str, Any]:
     import ray
-    from ray import tune
 
     from corpus.pipeline import build_corpus, read_split
     from judging.panel import Panel
@@ -102,7 +102,7 @@ def run_search(config: ExperimentConfig, address: str | None = None, resume: boo
     _check_shared_storage(storage, joined_cluster=bool(address or os.environ.get("RAY_ADDRESS")))
 
     corpus = build_corpus(config.corpus, config.paths.data_dir.resolve())
-    splits = {name: read_split(corpus.path, name).to_dict("records") for name in ("train", "val", "judge")}
+    splits = {split: read_split(corpus.path, split).to_dict("records") for split in ("train", "val", "judge")}
     if not splits["judge"]:
         raise InputError(corpus.path / "judge", None, "the judge set is empty; raise corpus.max_judge_items")
     base_path = resolve_base_model(config.model, corpus_texts(splits["train"]), cache_dir)
@@ -150,8 +150,52 @@ def run_search(config: ExperimentConfig, address: str | None = None, resume: boo
     )
     resources = {"cpu": config.search.cpus_per_trial, "gpu": config.search.gpus_per_trial}
 
-    baseline = _baseline(client, parent_run_id, context, resources, score_base_model)
+    try:
+        summary = _search(
+            config,
+            client,
+            exp_id,
+            parent_run_id,
+            context,
+            resources,
+            storage,
+            tracking_uri,
+            grid,
+            resume,
+            objectives,
+            score_base_model,
+            lora_trial,
+        )
+    except BaseException as err:
+        # The parent run says how the search ended; `--resume NAME` reopens it.
+        client.set_tag(parent_run_id, "error", f"{type(err).__name__}: {err}"[:1000])
+        client.set_terminated(parent_run_id, "KILLED" if isinstance(err, KeyboardInterrupt) else "FAILED")
+        raise
+    summary["report"] = _report(name, tracking_uri, config.paths.reports_dir)
+    client.set_terminated(parent_run_id, "FINISHED")
+    return summary
 
+
+def _search(
+    config,
+    client,
+    exp_id,
+    parent_run_id,
+    context,
+    resources,
+    storage,
+    tracking_uri,
+    grid,
+    resume,
+    objectives,
+    score_base_model,
+    lora_trial,
+) -> dict[str, Any]:
+    """Baseline, Tuner, front: the part of a search that runs under its MLflow parent run."""
+    from ray import tune
+
+    name = config.experiment.name
+    baseline = _baseline(client, parent_run_id, context, resources, score_base_model)
     trainable = tune.with_resources(tune.with_parameters(lora_trial, context=context), resources)
     optuna_storage = default_optuna_storage(tracking_uri, config.tracking.optuna_storage)
     scheduler = _early_stopping(config)
@@ -162,6 +206,8 @@ def run_search(config: ExperimentConfig, address: str | None = None, resume: boo
         client.log_metric(parent_run_id, "early_stopped_trials", len(scheduler.stopped))
 
     trials = _trial_table(results)
+    close_orphans(client, exp_id, parent_run_id, set(trials.get("trial_id", pd.Series(dtype=str)).astype(str)))
+    _close_stale_optuna_trials(optuna_storage, name)
     summary = _record_front(config, client, tracking_uri, parent_run_id, trials, objectives, baseline)
     summary.update(
         experiment=name,
@@ -169,8 +215,6 @@ def run_search(config: ExperimentConfig, address: str | None = None, resume: boo
         optuna_storage=optuna_storage,
         baseline_judge_score=baseline.get("judge_score", math.nan),
     )
-    summary["report"] = _report(name, tracking_uri, config.paths.reports_dir)
-    client.set_terminated(parent_run_id, "FINISHED")
     return summary
 
 
@@ -206,6 +250,19 @@ def _metric(key: str, value: float, step: int = 0):
     from mlflow.entities import Metric
 
     return Metric(key, float(value), int(time.time() * 1000), step)
+
+
+def _close_stale_optuna_trials(storage: str, study_name: str) -> None:
+    """Optuna trials still RUNNING after the Tuner returned belong to a killed driver's lost work: mark them FAIL
+    so the study holds each finished trial once and nothing pretends to be running."""
+    import optuna
+
+    try:
+        study = optuna.load_study(study_name=study_name, storage=storage)
+    except KeyError:  # grid-only or restored searches may not have created the study here
+        return
+    for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
 
 
 def _early_stopping(config: ExperimentConfig):

@@ -13,6 +13,8 @@ from mlflow.tracking import MlflowClient
 from common.errors import InputError
 from trainables.tracking import ROLE_TAG
 
+PROBE_TIMEOUT_SECONDS = 10.0
+
 
 def resolve_tracking_uri(configured: str | None) -> str:
     """Config, then MLFLOW_TRACKING_URI, then MLflow's own default made absolute (workers run elsewhere)."""
@@ -38,6 +40,8 @@ def default_optuna_storage(tracking_uri: str, configured: str | None) -> str:
 def check_reachable(uri: str) -> MlflowClient:
     client = MlflowClient(uri)
     try:
+        if uri.startswith(("http://", "https://")):
+            _probe_server(uri)
         client.search_experiments(max_results=1)
     except Exception as err:
         raise InputError(
@@ -46,6 +50,22 @@ def check_reachable(uri: str) -> MlflowClient:
             f"MLflow at {uri!r} does not answer ({type(err).__name__}); start it or fix the URI",
         ) from None
     return client
+
+
+def _probe_server(uri: str) -> None:
+    """One short request: MLflow's client would retry a dead server with backoff for minutes first."""
+    from mlflow.utils.credentials import get_default_host_creds
+    from mlflow.utils.rest_utils import http_request
+
+    response = http_request(
+        get_default_host_creds(uri),
+        "/api/2.0/mlflow/experiments/search",
+        "POST",
+        max_retries=0,
+        timeout=PROBE_TIMEOUT_SECONDS,
+        json={"max_results": 1},
+    )
+    response.raise_for_status()
 
 
 def experiment_id(client: MlflowClient, name: str) -> str:
@@ -71,6 +91,19 @@ def start_parent_run(
         tags=[RunTag(k, str(v)) for k, v in tags.items()],
     )
     return run_id
+
+
+def close_orphans(client: MlflowClient, experiment: str, parent_run_id: str, tune_trial_ids: set[str]) -> int:
+    """Child runs left RUNNING by a killed driver for trials its last saved state did not yet know (Tune relaunched
+    that work as new trials): mark them KILLED so each trial the search kept has exactly one finished run."""
+    orphans = child_runs(client, experiment, parent_run_id)
+    if orphans.empty:
+        return 0
+    orphans = orphans[(orphans["status"] == "RUNNING") & ~orphans["trial_id"].isin(tune_trial_ids)]
+    for run_id in orphans["run_id"]:
+        client.set_tag(run_id, "lorapareto.orphan", "interrupted before the driver saved its state; relaunched")
+        client.set_terminated(run_id, "KILLED")
+    return len(orphans)
 
 
 def child_runs(client: MlflowClient, experiment: str, parent_run_id: str) -> pd.DataFrame:

@@ -1,0 +1,154 @@
+"""`python -m search.run --resync NAME`: log into MLflow the trials that Ray Tune's storage holds but MLflow
+does not (MLflow was down, or its store was restored from an older backup).
+
+Tune's storage is the record of truth for trial results; MLflow is the view. Each trial is matched to its
+child run by the `trial_id` tag, and only what is missing is logged (runs, params, per-epoch metrics, the
+final adapter), so running it twice logs nothing the second time.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from mlflow.entities import Metric, Param, RunTag
+from mlflow.tracking import MlflowClient
+
+from common.errors import InputError
+from search.config import ExperimentConfig, flatten
+from trainables.tracking import ROLE_TAG
+
+log = logging.getLogger(__name__)
+
+# Tune's own bookkeeping columns in a trial's result rows: not trial metrics.
+TUNE_COLUMNS = {
+    "timestamp", "time_this_iter_s", "time_total_s", "pid", "training_iteration", "iterations_since_restore",
+    "time_since_restore", "done", "checkpoint_dir_name", "date", "hostname", "node_ip", "trial_id",
+    "should_checkpoint",
+}  # fmt: skip
+TEXT_TAGS = ("energy_source", "origin")
+FINISHED = {"TERMINATED": "FINISHED", "ERROR": "FAILED"}
+
+
+@dataclass
+class ResyncSummary:
+    trials: int = 0
+    runs_created: int = 0
+    metrics_logged: int = 0
+    adapters_logged: int = 0
+
+    def line(self, name: str) -> str:
+        return (
+            f"Resynced {name!r}: {self.trials} trials in Tune's storage; created {self.runs_created} MLflow runs, "
+            f"logged {self.metrics_logged} metric values and {self.adapters_logged} adapters."
+        )
+
+
+def experiment_path(config: ExperimentConfig) -> str:
+    storage = config.search.storage_path
+    if storage and "://" in storage:
+        return f"{storage.rstrip('/')}/{config.experiment.name}"
+    return str(Path(storage or "ray_results").resolve() / config.experiment.name)
+
+
+def resync(config: ExperimentConfig, tracking_uri: str) -> ResyncSummary:
+    from ray.tune import ExperimentAnalysis
+
+    from search.tracking import check_reachable, experiment_id, find_parent_run, start_parent_run
+
+    name = config.experiment.name
+    path = experiment_path(config)
+    if "://" not in path and not Path(path).is_dir():
+        raise InputError("--resync", None, f"no search named {name!r} under {Path(path).parent}")
+    client = check_reachable(tracking_uri)
+    analysis = ExperimentAnalysis(path)
+    exp_id = experiment_id(client, name)
+    parent_run_id = find_parent_run(client, exp_id)
+    if parent_run_id is None:
+        parent_run_id = start_parent_run(client, exp_id, name, flatten(config), tags={"resynced": "true"})
+        client.set_terminated(parent_run_id, "FINISHED")
+    summary = ResyncSummary(trials=len(analysis.trials))
+    frames = analysis.trial_dataframes
+    for trial in analysis.trials:
+        rows = frames.get(trial.trial_id, pd.DataFrame())
+        _resync_trial(client, exp_id, parent_run_id, config, analysis, trial, rows, summary)
+    return summary
+
+
+def _resync_trial(client: MlflowClient, exp_id: str, parent_run_id: str, config, analysis, trial, rows, summary):
+    from trainables.trainable import trial_params, trial_settings
+
+    run = _find_run(client, exp_id, trial.trial_id)
+    if run is None:
+        tags = {ROLE_TAG: "trial", "trial_id": trial.trial_id, "mlflow.runName": trial.trial_id,
+                "mlflow.parentRunId": parent_run_id, "resynced": "true"}  # fmt: skip
+        run = client.create_run(exp_id, tags=tags)
+        summary.runs_created += 1
+    run_id = run.info.run_id
+    have_params = client.get_run(run_id).data.params
+    params = {k: str(v) for k, v in trial_params(trial_settings(config.training, trial.config)).items()}
+    fresh = [Param(k, v) for k, v in params.items() if k not in have_params]
+    metrics = _missing_metrics(client, run_id, rows)
+    last = rows.iloc[-1].to_dict() if len(rows) else {}
+    tags = [RunTag(k, str(last[k])) for k in TEXT_TAGS if isinstance(last.get(k), str)]
+    if fresh or metrics or tags:
+        client.log_batch(run_id, metrics=metrics, params=fresh, tags=tags)
+    summary.metrics_logged += len(metrics)
+    status = FINISHED.get(trial.status)
+    if status == "FINISHED" and not client.list_artifacts(run_id, "adapter"):
+        summary.adapters_logged += _log_adapter(client, run_id, analysis, trial)
+    if status and client.get_run(run_id).info.status != status:
+        client.set_terminated(run_id, status)
+
+
+def _find_run(client: MlflowClient, exp_id: str, trial_id: str):
+    runs = client.search_runs(
+        [exp_id], filter_string=f"tags.trial_id = '{trial_id}' and tags.`{ROLE_TAG}` = 'trial'", max_results=1
+    )
+    return runs[0] if runs else None
+
+
+def _missing_metrics(client: MlflowClient, run_id: str, rows: pd.DataFrame) -> list[Metric]:
+    """Per-epoch values from Tune's result rows that the run does not have yet (by key and step)."""
+    if rows.empty or "epoch" not in rows.columns:
+        return []
+    logged = client.get_run(run_id).data.metrics
+    out = []
+    for column in rows.columns:
+        if column in TUNE_COLUMNS or "/" in column:
+            continue
+        values = pd.to_numeric(rows[column], errors="coerce")
+        if values.isna().all():
+            continue
+        have = {m.step for m in client.get_metric_history(run_id, column)} if column in logged else set()
+        for epoch, value, stamp in zip(rows["epoch"], values, rows.get("timestamp", rows["epoch"]), strict=True):
+            if not _finite(value) or int(epoch) in have:
+                continue
+            out.append(Metric(column, float(value), int(stamp) * 1000, int(epoch)))
+    return out
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value)
+
+
+def _log_adapter(client: MlflowClient, run_id: str, analysis, trial) -> int:
+    """The final adapter, from the trial's last checkpoint (the trainable stores it under trial/adapter)."""
+    from trainables.trainable import CHECKPOINT_DIR
+
+    checkpoint = analysis.get_last_checkpoint(trial)
+    if checkpoint is None:
+        log.warning("trial %s has no checkpoint; its adapter cannot be logged", trial.trial_id)
+        return 0
+    with tempfile.TemporaryDirectory() as folder:
+        checkpoint.to_directory(folder)
+        adapter = Path(folder) / CHECKPOINT_DIR / "adapter"
+        if not adapter.is_dir():
+            return 0
+        client.log_artifacts(run_id, str(adapter), "adapter")
+    return 1
