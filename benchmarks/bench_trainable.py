@@ -75,7 +75,8 @@ def main() -> None:
     parser.add_argument("--examples", type=int, default=160, help="training examples per run")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/trainable.json"))
     args = parser.parse_args()
-    torch.set_num_threads(os.cpu_count() or 1)
+    # One thread: what each trial runs with (cpus_per_trial=1), and immune to OpenMP spin-waits on a busy box.
+    torch.set_num_threads(1)
     config = load_config("local")
     work = Path(tempfile.mkdtemp(prefix="bench-trainable-"))
     corpus = build_corpus(config.corpus, work / "data")
@@ -98,7 +99,7 @@ def main() -> None:
         "tokens_per_second": runs,
         "ratio_ours_over_trainer": ratio,
         "goal": ">= 0.95",
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "torch": torch.__version__,
+        "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "python": platform.python_version(), "torch": torch.__version__,
                     "device": "cpu"},
     }
     write_json(args.out, result)
