@@ -3,7 +3,8 @@
 Same tiny model, data, LoRA config, batch size and optimizer, in the same process, alternated (ours, Trainer,
 ours, Trainer, ...) so machine noise hits both; the figure is the ratio of median tokens/s (goal: >= 0.95).
 
-    .venv/bin/python benchmarks/bench_trainable.py [--repeats 3] [--examples 160] [--out benchmarks/results/trainable.json]
+    .venv/bin/python benchmarks/bench_trainable.py [--repeats 3] [--examples 160]
+        [--out benchmarks/results/trainable.json]
 """
 
 from __future__ import annotations
@@ -99,8 +100,13 @@ def main() -> None:
         "tokens_per_second": runs,
         "ratio_ours_over_trainer": ratio,
         "goal": ">= 0.95",
-        "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "python": platform.python_version(), "torch": torch.__version__,
-                    "device": "cpu"},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(),
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "device": "cpu",
+        },
     }
     write_json(args.out, result)
     print(f"ours/Trainer tokens-per-second ratio: {ratio:.3f} (goal >= 0.95); written to {args.out}")
