@@ -58,6 +58,14 @@ def _check_shared_storage(storage: str, joined_cluster: bool) -> None:
         )
 
 
+def check_resumable(config: ExperimentConfig) -> None:
+    """`--resume NAME` of a search Tune never stored is refused before Ray starts."""
+    storage = _storage_path(config)
+    name = config.experiment.name
+    if "://" not in storage and not (Path(storage) / name).is_dir():
+        raise InputError("--resume", None, f"no search named {name!r} under {storage}")
+
+
 def _objectives(config: ExperimentConfig) -> list[Objective]:
     return [Objective(o.metric, o.mode) for o in config.search.objectives]
 
@@ -90,8 +98,6 @@ def run_search(config: ExperimentConfig, address: str | None = None, resume: boo
             None,
             f"{config.search.gpus_per_trial} is a fractional GPU, refused by energy.shared_gpu=refuse",
         )
-    if resume and "://" not in storage and not (Path(storage) / name).is_dir():
-        raise InputError("--resume", None, f"no search named {name!r} under {storage}")
 
     tracking_uri = resolve_tracking_uri(config.tracking.uri)
     client = check_reachable(tracking_uri)

@@ -96,8 +96,10 @@ def main(argv: list[str] | None = None) -> int:
 
         print(resync(config, resolve_tracking_uri(config.tracking.uri)).line(args.resync), flush=True)
         return 0
-    from search.orchestrate import run_search
+    from search.orchestrate import check_resumable, run_search
 
+    if args.resume:
+        check_resumable(config)
     summary = run_search(config, address=args.address, resume=bool(args.resume))
     print_summary(summary)
     return 0
