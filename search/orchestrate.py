@@ -361,6 +361,26 @@ def _trial_table(results) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _log_interactive_pareto(client, run_id, done, objectives, hover, out_dir: Path, name: str) -> None:
+    from reports.interactive import pareto_html
+
+    x, y = objectives[1].metric, objectives[0].metric
+    sources = sorted(set(done.get("energy_source", pd.Series(dtype=str)).dropna().astype(str)))
+    estimated = any(s.startswith("estimate") for s in sources)
+    page = pareto_html(
+        done,
+        x,
+        y,
+        done["pareto_rank"] == 0,
+        hover,
+        f"Pareto front of {name}",
+        x_label=f"{x} (estimate)" if estimated and x == "energy_wh" else x,
+    )
+    path = out_dir / "pareto.html"
+    write_text(path, page)
+    client.log_artifact(run_id, str(path), "pareto")
+
+
 def _record_front(config, client, tracking_uri, parent_run_id, trials, objectives, baseline) -> dict[str, Any]:
     metrics = [o.metric for o in objectives]
     done = trials[trials["status"] == "COMPLETED"].copy() if not trials.empty else trials
@@ -406,6 +426,7 @@ def _record_front(config, client, tracking_uri, parent_run_id, trials, objective
             rank = row["pareto_rank"]
             client.set_tag(run_id, "pareto_rank", "" if pd.isna(rank) else str(int(rank)))
     log_front(client, parent_run_id, front_rows[keep], front_csv, objectives)
+    _log_interactive_pareto(client, parent_run_id, done, objectives, keep, out_dir, config.experiment.name)
     total_energy = float(pd.to_numeric(trials.get("energy_wh", pd.Series(dtype=float)), errors="coerce").sum())
     sources = sorted(set(trials.get("energy_source", pd.Series(dtype=str)).dropna().astype(str)))
     client.log_metric(parent_run_id, "hypervolume", hv)

@@ -104,9 +104,7 @@ def test_hypervolume_ignores_dominated_duplicate_nan_and_outside_points() -> Non
             (1.0, 0.5),  # equal to the reference in judge score: encloses no volume
         ]
     )
-    assert hypervolume(noisy, JUDGE_ENERGY, REFERENCE) == pytest.approx(
-        hypervolume(base, JUDGE_ENERGY, REFERENCE)
-    )
+    assert hypervolume(noisy, JUDGE_ENERGY, REFERENCE) == pytest.approx(hypervolume(base, JUDGE_ENERGY, REFERENCE))
 
 
 def test_hypervolume_of_nothing_inside_is_zero() -> None:
@@ -215,3 +213,22 @@ def test_crowding_distance_hand_computed() -> None:
 def test_crowding_distance_small_fronts_and_nan() -> None:
     distances = crowding_distance(_trials([(5.0, 4.0), (float("nan"), 1.0), (1.0, 0.0)]), JUDGE_ENERGY)
     assert math.isinf(distances.iloc[0]) and math.isnan(distances.iloc[1]) and math.isinf(distances.iloc[2])
+
+
+def test_interactive_pareto_page_marks_the_front_and_shows_configs_on_hover():
+    from reports.interactive import pareto_html
+
+    df = pd.DataFrame(
+        {
+            "judge_score": [3.0, 2.0, 1.5],
+            "energy_wh": [2.0, 1.0, 3.0],
+            "rank": [16, 32, 8],
+            "target_modules": ["qv"] * 3,
+        }
+    )
+    front = pareto_ranks(df, DEFAULT_OBJECTIVES) == 0
+    page = pareto_html(df, "energy_wh", "judge_score", front, ["rank", "target_modules"], "t", "energy_wh")
+    assert page.count("<circle") == 3
+    assert page.count('fill="#d62728"') == int(front.sum()) == 2
+    assert "<title>rank: 16\ntarget_modules: qv</title>" in page
+    assert "<script" not in page and "http://www.w3.org/2000/svg" in page

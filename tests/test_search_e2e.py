@@ -88,6 +88,11 @@ def test_search_records_parent_children_front_and_adapters(search_dir):
     assert len(front) >= 1 and (front["pareto_rank"] == 0).all()
     assert set(front["mlflow_run_id"]) <= {c.info.run_id for c in children}
     assert front["energy_source"].str.startswith("estimate:").all()
+    page = (workdir / "reports" / "e2e" / "pareto.html").read_text()
+    assert page.count("<circle") == 4 and "<script" not in page and "energy_wh (estimate)" in page
+    assert {a.path for a in client.list_artifacts(parent.info.run_id, "pareto")} >= {
+        "pareto/pareto.html", "pareto/pareto_front.csv"}
+    assert (workdir / "reports" / "e2e" / "report.html").is_file()
     # judge scores differ across trials: the judge discriminates between configurations
     assert len({round(c.data.metrics["judge_score"], 6) for c in children}) > 1
 
