@@ -133,8 +133,8 @@ def print_summary(summary: dict[str, Any]) -> None:
         f"Energy spent by all trials: {summary['total_energy_wh']:.4g} Wh ({summary['energy_source']}).",
         f"Pareto table:  {summary['front_csv']}",
         f"MLflow store:  {summary['tracking_uri']}",
-        f"Open the MLflow UI:  mlflow ui --backend-store-uri {summary['tracking_uri']}",
-        f"Open the Optuna study:  optuna-dashboard {summary['optuna_storage']}",
+        f"Open the MLflow UI:  {sys.executable} -m mlflow ui --backend-store-uri {summary['tracking_uri']}",
+        f"Open the Optuna study:  optuna-dashboard {summary['optuna_storage']}  (pip install optuna-dashboard)",
     ]
     if summary.get("report"):
         lines.append(f"Report:  {summary['report']}")
