@@ -225,6 +225,13 @@ def _plot(curves: dict[str, list[float]], energies: np.ndarray, grid_energy: flo
 
 
 @exit_on_input_error
+def _repo_relative(path: Path) -> str:
+    """Paths recorded in results name the file within the repository, not this machine's checkout."""
+    path = Path(path).resolve()
+    root = Path(__file__).resolve().parent.parent
+    return str(path.relative_to(root)) if path.is_relative_to(root) else path.name
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=20)
@@ -283,7 +290,7 @@ def main(argv: list[str] | None = None) -> None:
             "command": "python -m benchmarks.bench_search "
             f"--seeds {args.seeds} --gp-seeds {args.gp_seeds or args.seeds} --concurrency {args.concurrency} "
             f"--budget {args.budget}",
-            "table": {"path": str(args.table), "configurations": len(table.params)},
+            "table": {"path": _repo_relative(args.table), "configurations": len(table.params)},
             "objectives": [["judge_score", "max"], ["energy_wh", "min"]],
             "reference_point": reference,
             "moasha": {
@@ -304,7 +311,7 @@ def main(argv: list[str] | None = None) -> None:
                 "energy_over_grid16_energy": [round(float(e / grid_energy), 4) for e in energies],
                 **{name: [round(v, 8) for v in curve] for name, curve in curves.items()},
             },
-            "plot": str(plot_path),
+            "plot": _repo_relative(plot_path),
             "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "optuna": optuna.__version__},
         },
     )

@@ -87,7 +87,7 @@ def run_search(config: ExperimentConfig, address: str | None = None, resume: boo
     from judging.panel import Panel
     from trainables.base_model import corpus_texts, resolve_base_model
     from trainables.lora import check_target_modules
-    from trainables.trainable import TrialContext, lora_trial, score_base_model
+    from trainables.trainable import TrialContext
 
     name = config.experiment.name
     objectives = _objectives(config)
@@ -154,24 +154,8 @@ def run_search(config: ExperimentConfig, address: str | None = None, resume: boo
         cpus_per_trial=config.search.cpus_per_trial,
         grid_points=tuple(tuple(sorted(p.items())) for p in grid),
     )
-    resources = {"cpu": config.search.cpus_per_trial, "gpu": config.search.gpus_per_trial}
-
     try:
-        summary = _search(
-            config,
-            client,
-            exp_id,
-            parent_run_id,
-            context,
-            resources,
-            storage,
-            tracking_uri,
-            grid,
-            resume,
-            objectives,
-            score_base_model,
-            lora_trial,
-        )
+        summary = _search(config, client, exp_id, parent_run_id, context, grid, resume)
     except BaseException as err:
         # The parent run says how the search ended; `--resume NAME` reopens it.
         client.set_tag(parent_run_id, "error", f"{type(err).__name__}: {err}"[:1000])
@@ -183,24 +167,18 @@ def run_search(config: ExperimentConfig, address: str | None = None, resume: boo
 
 
 def _search(
-    config,
-    client,
-    exp_id,
-    parent_run_id,
-    context,
-    resources,
-    storage,
-    tracking_uri,
-    grid,
-    resume,
-    objectives,
-    score_base_model,
-    lora_trial,
+    config: ExperimentConfig, client, exp_id: str, parent_run_id: str, context, grid, resume: bool
 ) -> dict[str, Any]:
     """Baseline, Tuner, front: the part of a search that runs under its MLflow parent run."""
     from ray import tune
 
+    from trainables.trainable import lora_trial, score_base_model
+
     name = config.experiment.name
+    objectives = _objectives(config)
+    storage = _storage_path(config)
+    tracking_uri = context.tracking_uri
+    resources = {"cpu": config.search.cpus_per_trial, "gpu": config.search.gpus_per_trial}
     baseline = _baseline(client, parent_run_id, context, resources, score_base_model)
     trainable = tune.with_resources(tune.with_parameters(lora_trial, context=context), resources)
     optuna_storage = default_optuna_storage(tracking_uri, config.tracking.optuna_storage)
