@@ -139,7 +139,6 @@ def run_search(config: ExperimentConfig, address: str | None = None, resume: boo
     grid = seed_points(config.search, config.training)
     context = TrialContext(
         base_model_path=str(base_path),
-        corpus_path=str(corpus.path),
         splits=splits,
         model=config.model,
         defaults=config.training,
@@ -392,12 +391,7 @@ def _record_front(config, client, tracking_uri, parent_run_id, trials, objective
     ]
     keep = list(dict.fromkeys(keep))
     write_text(front_csv, front_rows[keep].to_csv(index=False))
-    write_text(
-        out_dir / "trials.csv",
-        done.drop(columns=["pareto_rank"]).assign(pareto_rank=ranks)[keep].to_csv(index=False)
-        if not done.empty
-        else "",
-    )
+    write_text(out_dir / "trials.csv", done[keep].to_csv(index=False) if not done.empty else "")
     for _, row in done.iterrows():
         run_id = row.get("mlflow_run_id")
         if isinstance(run_id, str):

@@ -42,7 +42,6 @@ class TrialContext:
     """
 
     base_model_path: str
-    corpus_path: str
     splits: dict[str, list[dict[str, Any]]]
     model: ModelConfig
     defaults: TrialSettings
