@@ -44,6 +44,10 @@ class TrackingConfig(_Section):
     uri: str | None = None
     # None: optuna.db beside mlflow.db (SQLite), so optuna-dashboard can open it.
     optuna_storage: str | None = None
+    # How long a trial waits for a tracking server that stopped answering before it goes on offline (its results
+    # stay in Tune's storage for --resync): MLflow's own default retries for about 4 minutes per call.
+    http_retries: int = Field(2, ge=0, le=10)
+    http_timeout_s: int = Field(30, ge=1, le=600)
 
 
 class ObjectiveConfig(_Section):

@@ -11,11 +11,11 @@ from typing import Any
 
 import pandas as pd
 
-from common.atomic import write_text
 from common.errors import InputError
 from search.config import ExperimentConfig, flatten
 from search.objectives import Objective
-from search.pareto import hypervolume, hypervolume_curve, knee_point, pareto_ranks
+from search.recording import build_search_report, compute_front, finish_in_mlflow, front_summary, trial_table
+from search.resync import load_analysis, resync_trials
 from search.space import GRID_LABEL, make_sampler, seed_points, tune_space
 from search.tracking import (
     check_reachable,
@@ -23,14 +23,12 @@ from search.tracking import (
     default_optuna_storage,
     experiment_id,
     find_parent_run,
-    log_front,
-    register_adapter,
     resolve_tracking_uri,
     start_parent_run,
 )
+from trainables.tracking import is_unreachable, limit_http_retries
 
 log = logging.getLogger(__name__)
-RESULT_COLUMNS = ("judge_score", "energy_wh", "val_loss", "train_loss", "energy_eval_wh", "train_seconds")
 
 
 def _storage_path(config: ExperimentConfig) -> str:
@@ -101,6 +99,7 @@ def run_search(config: ExperimentConfig, address: str | None = None, resume: boo
 
     tracking_uri = resolve_tracking_uri(config.tracking.uri)
     client = check_reachable(tracking_uri)
+    limit_http_retries(config.tracking.http_retries, config.tracking.http_timeout_s)
     cache_dir = config.paths.cache_dir.resolve()
 
     if not ray.is_initialized():
@@ -151,18 +150,20 @@ def run_search(config: ExperimentConfig, address: str | None = None, resume: boo
         seed=config.experiment.seed,
         gpus_per_trial=config.search.gpus_per_trial,
         cpus_per_trial=config.search.cpus_per_trial,
+        tracking_http=(config.tracking.http_retries, config.tracking.http_timeout_s),
         grid_points=tuple(tuple(sorted(p.items())) for p in grid),
     )
     try:
-        summary = _search(config, client, exp_id, parent_run_id, context, grid, resume)
+        return _search(config, client, exp_id, parent_run_id, context, grid, resume)
     except BaseException as err:
         # The parent run says how the search ended; `--resume NAME` reopens it.
-        client.set_tag(parent_run_id, "error", f"{type(err).__name__}: {err}"[:1000])
-        client.set_terminated(parent_run_id, "KILLED" if isinstance(err, KeyboardInterrupt) else "FAILED")
+        try:
+            client.set_tag(parent_run_id, "error", f"{type(err).__name__}: {err}"[:1000])
+            client.set_terminated(parent_run_id, "KILLED" if isinstance(err, KeyboardInterrupt) else "FAILED")
+        except Exception as mlflow_err:
+            if not is_unreachable(mlflow_err):
+                raise
         raise
-    summary["report"] = _report(name, tracking_uri, config.paths.reports_dir)
-    client.set_terminated(parent_run_id, "FINISHED")
-    return summary
 
 
 def _search(
@@ -184,32 +185,35 @@ def _search(
     scheduler = _early_stopping(config)
     tuner = _tuner(config, trainable, storage, optuna_storage, grid, resume, objectives, scheduler)
     results = tuner.fit()
-    if scheduler is not None:
-        client.log_metric(parent_run_id, "early_stopping_energy_saved_wh", scheduler.energy_saved_wh)
-        client.log_metric(parent_run_id, "early_stopped_trials", len(scheduler.stopped))
-
-    trials = _trial_table(results)
-    close_orphans(client, exp_id, parent_run_id, set(trials.get("trial_id", pd.Series(dtype=str)).astype(str)))
     _close_stale_optuna_trials(optuna_storage, name)
-    summary = _record_front(config, client, tracking_uri, parent_run_id, trials, objectives, baseline)
+    trials = trial_table(results)
+    front = compute_front(config, trials, objectives)
+    summary = front_summary(config, front)
     summary.update(
         experiment=name,
         tracking_uri=tracking_uri,
         optuna_storage=optuna_storage,
         baseline_judge_score=baseline.get("judge_score", math.nan),
     )
-    return summary
-
-
-def _report(name: str, tracking_uri: str, reports_dir: Path) -> str | None:
-    """The human-readable report; a failure here must not lose the search, which is already recorded."""
-    from reports.build import build_report
-
     try:
-        return str(build_report(name, tracking_uri, reports_dir.resolve()))
+        if scheduler is not None:
+            client.log_metric(parent_run_id, "early_stopping_energy_saved_wh", scheduler.energy_saved_wh)
+            client.log_metric(parent_run_id, "early_stopped_trials", len(scheduler.stopped))
+        offline = set(trials.loc[trials["mlflow_offline"].eq(True), "trial_id"]) if "mlflow_offline" in trials else {}
+        if offline:
+            log.warning("%d trials ran while MLflow was unreachable; logging them now", len(offline))
+            resync_trials(config, client, exp_id, parent_run_id, load_analysis(config), only=offline)
+        close_orphans(client, exp_id, parent_run_id, set(trials.get("trial_id", pd.Series(dtype=str)).astype(str)))
+        summary.update(finish_in_mlflow(config, client, tracking_uri, exp_id, parent_run_id, front, objectives))
     except Exception as err:
-        log.warning("report not built (%s: %s); rerun: python -m reports.build %s", type(err).__name__, err, name)
-        return None
+        if not is_unreachable(err):
+            raise
+        # Nothing is lost: the front is on disk, every trial in Tune's storage; --resync finishes the MLflow part.
+        summary["mlflow_pending"] = f"{type(err).__name__}: {str(err).splitlines()[0][:200]}"
+        summary["report"] = build_search_report(
+            config, None, front, objectives, baseline_judge_score=baseline.get("judge_score")
+        )
+    return summary
 
 
 def _baseline(client, parent_run_id: str, context, resources: dict, score_base_model) -> dict[str, float]:
@@ -312,121 +316,3 @@ def _tuner(
             verbose=1,
         ),
     )
-
-
-def _status(result, metrics: dict) -> str:
-    if result.error:
-        return "FAILED"
-    # A trial an early-stopping scheduler stopped reported intermediate epochs only: no final judge score.
-    return "STOPPED" if metrics.get("is_final") is False else "COMPLETED"
-
-
-def _trial_table(results) -> pd.DataFrame:
-    rows = []
-    for result in results:
-        metrics = dict(result.metrics or {})
-        config = {k: v for k, v in (result.config or {}).items()}
-        rows.append(
-            {
-                "trial_id": metrics.get("trial_id") or (result.path and Path(result.path).name),
-                "status": _status(result, metrics),
-                "error": f"{type(result.error).__name__}: {result.error}"[:300] if result.error else "",
-                **config,
-                **{k: v for k, v in metrics.items() if not isinstance(v, dict) and k != "config"},
-            }
-        )
-    return pd.DataFrame(rows)
-
-
-def _log_interactive_pareto(client, run_id, done, objectives, hover, out_dir: Path, name: str) -> None:
-    from reports.interactive import pareto_html
-
-    x, y = objectives[1].metric, objectives[0].metric
-    sources = sorted(set(done.get("energy_source", pd.Series(dtype=str)).dropna().astype(str)))
-    estimated = any(s.startswith("estimate") for s in sources)
-    page = pareto_html(
-        done,
-        x,
-        y,
-        done["pareto_rank"] == 0,
-        hover,
-        f"Pareto front of {name}",
-        x_label=f"{x} (estimate)" if estimated and x == "energy_wh" else x,
-    )
-    path = out_dir / "pareto.html"
-    write_text(path, page)
-    client.log_artifact(run_id, str(path), "pareto")
-
-
-def _record_front(config, client, tracking_uri, parent_run_id, trials, objectives, baseline) -> dict[str, Any]:
-    metrics = [o.metric for o in objectives]
-    done = trials[trials["status"] == "COMPLETED"].copy() if not trials.empty else trials
-    for m in metrics:
-        if m not in done.columns:
-            done[m] = math.nan
-    ranks = pareto_ranks(done, objectives)
-    done["pareto_rank"] = ranks
-    ordered = done.sort_values("date") if "date" in done.columns else done
-    hv = hypervolume(done, objectives, config.search.reference_point)
-    curve = hypervolume_curve(ordered, objectives, config.search.reference_point)
-    for step, value in enumerate(curve["hypervolume"].tolist(), start=1):
-        client.log_metric(parent_run_id, "hypervolume_curve", float(value), step=step)
-    knee = knee_point(done, objectives)
-    front_rows = done[done["pareto_rank"] == 0].sort_values(metrics[0], ascending=objectives[0].mode == "min")
-    out_dir = (config.paths.reports_dir / config.experiment.name).resolve()
-    front_csv = out_dir / "pareto_front.csv"
-    keep = [
-        c
-        for c in (
-            "trial_id",
-            "mlflow_run_id",
-            "origin",
-            *config.search.space,
-            *metrics,
-            *RESULT_COLUMNS,
-            "energy_source",
-            "pareto_rank",
-        )
-        if c in done.columns
-    ]
-    keep = list(dict.fromkeys(keep))
-    write_text(front_csv, front_rows[keep].to_csv(index=False))
-    write_text(out_dir / "trials.csv", done[keep].to_csv(index=False) if not done.empty else "")
-    for _, row in done.iterrows():
-        run_id = row.get("mlflow_run_id")
-        if isinstance(run_id, str):
-            rank = row["pareto_rank"]
-            client.set_tag(run_id, "pareto_rank", "" if pd.isna(rank) else str(int(rank)))
-    log_front(client, parent_run_id, front_rows[keep], front_csv, objectives)
-    _log_interactive_pareto(client, parent_run_id, done, objectives, keep, out_dir, config.experiment.name)
-    total_energy = float(pd.to_numeric(trials.get("energy_wh", pd.Series(dtype=float)), errors="coerce").sum())
-    sources = sorted(set(trials.get("energy_source", pd.Series(dtype=str)).dropna().astype(str)))
-    client.log_metric(parent_run_id, "hypervolume", hv)
-    client.log_metric(parent_run_id, "front_size", len(front_rows))
-    client.log_metric(parent_run_id, "total_energy_wh", total_energy)
-    client.set_tag(parent_run_id, "energy_source", "; ".join(sources) or "none")
-    registered = None
-    if knee is not None and isinstance(done.loc[knee].get("mlflow_run_id"), str):
-        knee_run = done.loc[knee, "mlflow_run_id"]
-        client.set_tag(parent_run_id, "knee_run_id", knee_run)
-        try:
-            version = register_adapter(client, knee_run, f"{config.experiment.name}-knee")
-            registered = f"{config.experiment.name}-knee v{version}"
-        except Exception as err:  # the front is recorded either way; registration is a convenience
-            log.warning("could not register the knee adapter: %s", err)
-    best = pd.to_numeric(done.get("judge_score", pd.Series(dtype=float)), errors="coerce").max()
-    return {
-        "completed": int(len(done)),
-        "failed": int((trials["status"] == "FAILED").sum()) if not trials.empty else 0,
-        "stopped": int((trials["status"] == "STOPPED").sum()) if not trials.empty else 0,
-        "excluded": int(ranks.isna().sum()),
-        "front_size": int(len(front_rows)),
-        "hypervolume": hv,
-        "reference_point": dict(config.search.reference_point),
-        "front_csv": str(front_csv),
-        "total_energy_wh": total_energy,
-        "energy_source": "; ".join(sources) or "none",
-        "best_judge_score": float(best) if pd.notna(best) else math.nan,
-        "registered_model": registered,
-        "knee_trial": None if knee is None else done.loc[knee].get("trial_id"),
-    }

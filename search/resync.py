@@ -21,6 +21,7 @@ from mlflow.tracking import MlflowClient
 
 from common.errors import InputError
 from search.config import ExperimentConfig, flatten
+from search.objectives import Objective
 from trainables.tracking import ROLE_TAG
 
 log = logging.getLogger(__name__)
@@ -41,12 +42,22 @@ class ResyncSummary:
     runs_created: int = 0
     metrics_logged: int = 0
     adapters_logged: int = 0
+    statuses_set: int = 0
+    front_recorded: bool = False
+    report: str | None = None
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.runs_created or self.metrics_logged or self.adapters_logged or self.statuses_set)
 
     def line(self, name: str) -> str:
-        return (
+        text = (
             f"Resynced {name!r}: {self.trials} trials in Tune's storage; created {self.runs_created} MLflow runs, "
             f"logged {self.metrics_logged} metric values and {self.adapters_logged} adapters."
         )
+        if self.front_recorded:
+            text += " Pareto front recorded on the search's run" + (f"; report: {self.report}" if self.report else ".")
+        return text
 
 
 def experiment_path(config: ExperimentConfig) -> str:
@@ -56,27 +67,51 @@ def experiment_path(config: ExperimentConfig) -> str:
     return str(Path(storage or "ray_results").resolve() / config.experiment.name)
 
 
-def resync(config: ExperimentConfig, tracking_uri: str) -> ResyncSummary:
+def load_analysis(config: ExperimentConfig):
+    """Tune's stored record of search `config.experiment.name` (local path or shared storage URI)."""
     from ray.tune import ExperimentAnalysis
 
+    path = experiment_path(config)
+    if "://" not in path and not Path(path).is_dir():
+        raise InputError("--resync", None, f"no search named {config.experiment.name!r} under {Path(path).parent}")
+    return ExperimentAnalysis(path)
+
+
+def resync_trials(
+    config: ExperimentConfig, client: MlflowClient, exp_id: str, parent_run_id: str, analysis, only=None
+) -> ResyncSummary:
+    """Log what MLflow lacks of each stored trial (of the trial ids in `only`, if given)."""
+    trials = [t for t in analysis.trials if only is None or t.trial_id in only]
+    summary = ResyncSummary(trials=len(trials))
+    frames = analysis.trial_dataframes
+    for trial in trials:
+        rows = frames.get(trial.trial_id, pd.DataFrame())
+        _resync_trial(client, exp_id, parent_run_id, config, analysis, trial, rows, summary)
+    return summary
+
+
+def resync(config: ExperimentConfig, tracking_uri: str) -> ResyncSummary:
+    """`--resync`: every stored trial, then the end of the search (front, report, parent run) if MLflow lacked it."""
+    from ray.tune import ResultGrid
+
+    from search.recording import compute_front, finish_in_mlflow, trial_table
     from search.tracking import check_reachable, experiment_id, find_parent_run, start_parent_run
 
     name = config.experiment.name
-    path = experiment_path(config)
-    if "://" not in path and not Path(path).is_dir():
-        raise InputError("--resync", None, f"no search named {name!r} under {Path(path).parent}")
+    analysis = load_analysis(config)
     client = check_reachable(tracking_uri)
-    analysis = ExperimentAnalysis(path)
     exp_id = experiment_id(client, name)
     parent_run_id = find_parent_run(client, exp_id)
     if parent_run_id is None:
         parent_run_id = start_parent_run(client, exp_id, name, flatten(config), tags={"resynced": "true"})
-        client.set_terminated(parent_run_id, "FINISHED")
-    summary = ResyncSummary(trials=len(analysis.trials))
-    frames = analysis.trial_dataframes
-    for trial in analysis.trials:
-        rows = frames.get(trial.trial_id, pd.DataFrame())
-        _resync_trial(client, exp_id, parent_run_id, config, analysis, trial, rows, summary)
+    summary = resync_trials(config, client, exp_id, parent_run_id, analysis)
+    if summary.changed or client.get_run(parent_run_id).info.status != "FINISHED":
+        objectives = [Objective(o.metric, o.mode) for o in config.search.objectives]
+        front = compute_front(config, trial_table(ResultGrid(analysis)), objectives)
+        summary.report = finish_in_mlflow(config, client, tracking_uri, exp_id, parent_run_id, front, objectives)[
+            "report"
+        ]
+        summary.front_recorded = True
     return summary
 
 
@@ -104,6 +139,7 @@ def _resync_trial(client: MlflowClient, exp_id: str, parent_run_id: str, config,
         summary.adapters_logged += _log_adapter(client, run_id, analysis, trial)
     if status and client.get_run(run_id).info.status != status:
         client.set_terminated(run_id, status)
+        summary.statuses_set += 1
 
 
 def _find_run(client: MlflowClient, exp_id: str, trial_id: str):
@@ -138,8 +174,8 @@ def _finite(value: Any) -> bool:
 
 
 def _log_adapter(client: MlflowClient, run_id: str, analysis, trial) -> int:
-    """The final adapter, from the trial's last checkpoint (the trainable stores it under trial/adapter)."""
-    from trainables.trainable import CHECKPOINT_DIR
+    """The final adapter and judge answers, from the trial's last checkpoint (the trainable keeps both there)."""
+    from trainables.trainable import CHECKPOINT_DIR, JUDGE_ANSWERS
 
     checkpoint = analysis.get_last_checkpoint(trial)
     if checkpoint is None:
@@ -148,6 +184,9 @@ def _log_adapter(client: MlflowClient, run_id: str, analysis, trial) -> int:
     with tempfile.TemporaryDirectory() as folder:
         checkpoint.to_directory(folder)
         adapter = Path(folder) / CHECKPOINT_DIR / "adapter"
+        answers = Path(folder) / CHECKPOINT_DIR / JUDGE_ANSWERS
+        if answers.is_file() and JUDGE_ANSWERS not in {a.path for a in client.list_artifacts(run_id)}:
+            client.log_table(run_id, data=pd.read_json(answers, orient="records"), artifact_file=JUDGE_ANSWERS)
         if not adapter.is_dir():
             return 0
         client.log_artifacts(run_id, str(adapter), "adapter")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,8 @@ from search.config import PRESETS, SAMPLERS, ExperimentConfig, available_presets
 log = logging.getLogger("search.run")
 
 # Set before litellm or MLflow are imported anywhere in this process or its Ray workers (see NOTES.md).
+# The search finished and its results are safe, but MLflow lacks some of them until `--resync` runs.
+EXIT_MLFLOW_PENDING = 3
 QUIET_ENV = {"LITELLM_LOCAL_MODEL_COST_MAP": "True", "MLFLOW_DISABLE_TELEMETRY": "true"}
 
 
@@ -102,7 +105,23 @@ def main(argv: list[str] | None = None) -> int:
         check_resumable(config)
     summary = run_search(config, address=args.address, resume=bool(args.resume))
     print_summary(summary)
+    if summary.get("mlflow_pending"):
+        print(
+            f"warning: MLflow at {summary['tracking_uri']} stopped answering ({summary['mlflow_pending']}). Every "
+            f"trial's results are in Tune's storage and the front in {summary['front_csv']}; once MLflow is back, "
+            f"log them with: {sys.executable} -m search.run --resync {config.experiment.name}"
+            + "".join(f" {o}" for o in _config_args(args)),
+            file=sys.stderr,
+            flush=True,
+        )
+        return EXIT_MLFLOW_PENDING
     return 0
+
+
+def _config_args(args: argparse.Namespace) -> list[str]:
+    """The options that chose this config, so the printed --resync command finds the same storage and MLflow."""
+    chosen = [f"--preset {args.preset}"] if args.preset else [f"--config {args.config}"] if args.config else []
+    return chosen + [f"--set {shlex.quote(o)}" for o in args.overrides]
 
 
 def check_output_dirs(config: ExperimentConfig) -> None:

@@ -13,17 +13,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 from mlflow.tracking import MlflowClient
+from mlflow_server import MlflowServer
 
 pytestmark = pytest.mark.e2e  # every test here needs the two-node cluster and the MLflow server (about 1 minute)
 
@@ -53,26 +50,6 @@ SMALL = [
 ]  # fmt: skip
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_healthy(url: str, server: subprocess.Popen, log: Path, timeout_s: float = 180) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        assert server.poll() is None, f"mlflow server exited: {log.read_text()[-3000:]}"
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.5)
-    raise AssertionError(f"mlflow server at {url} did not answer /health in {timeout_s} s: {log.read_text()[-3000:]}")
-
-
 @pytest.fixture(scope="module")
 def ray_tmpdir():
     """Ray's session directory; short, because Ray's unix sockets live in it (path length limit)."""
@@ -90,31 +67,9 @@ def ray_tmpdir():
 @pytest.fixture(scope="module")
 def mlflow_server(tmp_path_factory):
     """A real tracking server on a free loopback port: SQLite store, artifacts proxied to a local folder."""
-    root = tmp_path_factory.mktemp("mlflow")
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = root / "server.log"
-    command = [
-        str(Path(sys.executable).parent / "mlflow"), "server",
-        "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-        "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
-        "--serve-artifacts", "--artifacts-destination", str(root / "artifacts"),
-    ]  # fmt: skip
-    with log.open("w") as out:
-        server = subprocess.Popen(
-            command,
-            env={**os.environ, **QUIET_ENV},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    yield {"url": url, "server": server, "log": log, "artifacts": root / "artifacts"}
-    os.killpg(server.pid, signal.SIGTERM)
-    try:
-        server.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(server.pid, signal.SIGKILL)
-        server.wait()
+    server = MlflowServer(tmp_path_factory.mktemp("mlflow")).start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -133,7 +88,7 @@ def cluster(ray_tmpdir, mlflow_server):
             ray_cluster.add_node(num_cpus=2, num_gpus=GPUS_PER_NODE)
         ray_cluster.wait_for_nodes()
         # The server was started first: it takes about as long to answer as the cluster takes to come up.
-        _wait_healthy(mlflow_server["url"], mlflow_server["server"], mlflow_server["log"])
+        mlflow_server.wait_healthy()
         yield ray_cluster
     finally:
         ray_cluster.shutdown()
@@ -161,7 +116,7 @@ def test_local_storage_path_is_refused_on_two_nodes(cluster, mlflow_server, tmp_
     plain = tmp_path / "not-shared"
     proc = _search(
         cluster,
-        mlflow_server["url"],
+        mlflow_server.url,
         tmp_path,
         "--set", "experiment.name=refused",
         "--set", f"search.storage_path={plain}",
@@ -176,7 +131,7 @@ def test_local_storage_path_is_refused_on_two_nodes(cluster, mlflow_server, tmp_
     assert errors[0] == proc.stderr.strip().splitlines()[-1]
     # Refused before any work: not one file written (no corpus, no model, no Tune results), no MLflow experiment.
     assert [p for p in tmp_path.rglob("*") if not p.is_dir()] == []
-    assert MlflowClient(mlflow_server["url"]).get_experiment_by_name("refused") is None
+    assert MlflowClient(mlflow_server.url).get_experiment_by_name("refused") is None
 
 
 @pytest.fixture(scope="module")
@@ -185,7 +140,7 @@ def search(cluster, mlflow_server, tmp_path_factory):
     shared = workdir / "shared"
     proc = _search(
         cluster,
-        mlflow_server["url"],
+        mlflow_server.url,
         workdir,
         "--set", f"search.storage_path=file://{shared}",
         timeout=SEARCH_TIMEOUT_S,
@@ -220,7 +175,7 @@ def test_four_trials_ran_at_once_across_both_nodes(search, mlflow_server):
     assert sorted(trials_per_node.values()) == [GPUS_PER_NODE] * NODES, trials_per_node
 
     # Each trial's body runs between its child run's creation and its termination: all four intervals overlap.
-    client = MlflowClient(mlflow_server["url"])
+    client = MlflowClient(mlflow_server.url)
     experiment = client.get_experiment_by_name(NAME)
     children = client.search_runs([experiment.experiment_id], filter_string="tags.`lorapareto.role` = 'trial'")
     assert {c.data.tags["trial_id"] for c in children} == {r["trial_id"] for r in results.values()}
@@ -244,7 +199,7 @@ def test_checkpoints_land_in_the_shared_storage_path(search):
 
 
 def test_every_child_run_reached_the_tracking_server(search, mlflow_server):
-    client = MlflowClient(mlflow_server["url"])
+    client = MlflowClient(mlflow_server.url)
     experiment = client.get_experiment_by_name(NAME)
     runs = client.search_runs([experiment.experiment_id])
     parents = [r for r in runs if r.data.tags.get("lorapareto.role") == "search"]
@@ -261,5 +216,5 @@ def test_every_child_run_reached_the_tracking_server(search, mlflow_server):
         assert child.info.artifact_uri.startswith("mlflow-artifacts:")
         names = {Path(f.path).name for f in client.list_artifacts(child.info.run_id, "adapter")}
         assert {"adapter_config.json", "adapter_model.safetensors"} <= names
-        stored = list(mlflow_server["artifacts"].rglob(f"{child.info.run_id}/artifacts/adapter/adapter_config.json"))
+        stored = list(mlflow_server.artifacts.rglob(f"{child.info.run_id}/artifacts/adapter/adapter_config.json"))
         assert len(stored) == 1

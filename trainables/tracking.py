@@ -1,51 +1,110 @@
-"""The trial's MLflow child run: found again by trial id after a restore, so a retried trial keeps one run."""
+"""The trial's MLflow child run: found again by trial id after a restore, so a retried trial keeps one run.
+
+MLflow is the view, Tune's storage the record: a trial that loses its tracking server keeps training and
+reporting to Tune (metrics, checkpoints with the adapter and the judge answers), marks itself offline, and the
+driver or `python -m search.run --resync NAME` logs what MLflow missed once it answers again.
+"""
 
 from __future__ import annotations
 
+import logging
 import math
-from collections.abc import Mapping
+import os
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 ROLE_TAG = "lorapareto.role"
+log = logging.getLogger(__name__)
+
+# MLflow's error codes for "the store did not answer" (as opposed to a request it refused, which is a bug).
+UNREACHABLE_CODES = {"INTERNAL_ERROR", "TEMPORARILY_UNAVAILABLE", "REQUEST_LIMIT_EXCEEDED", "ENDPOINT_NOT_FOUND"}
+
+
+def is_unreachable(err: BaseException) -> bool:
+    """A lost connection, a timeout, a 5xx after retries or a locked/absent store file: MLflow is down."""
+    import requests
+    import sqlalchemy.exc
+
+    if isinstance(err, MlflowException):
+        return err.error_code in UNREACHABLE_CODES
+    return isinstance(err, requests.RequestException | OSError | sqlalchemy.exc.OperationalError)
+
+
+def limit_http_retries(retries: int, timeout_s: int) -> None:
+    """MLflow's client retries a dead server with backoff for about 4 minutes per call by default; a trial that
+    keeps training meanwhile should give up sooner. Read by MLflow at each request, so setting it here works."""
+    os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = str(retries)
+    os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = str(timeout_s)
 
 
 class TrialRun:
     def __init__(self, tracking_uri: str, experiment_name: str, parent_run_id: str | None, trial_id: str):
         self.client = MlflowClient(tracking_uri)
         self.tracking_uri = tracking_uri
+        self.trial_id = trial_id
+        self.run_id: str | None = None
+        self.offline_reason: str | None = None
+        self._call(self._open, experiment_name, parent_run_id)
+
+    @property
+    def offline(self) -> bool:
+        return self.offline_reason is not None
+
+    def _open(self, experiment_name: str, parent_run_id: str | None) -> None:
         experiment = self.client.get_experiment_by_name(experiment_name)
-        self.experiment_id = (
-            experiment.experiment_id if experiment else self.client.create_experiment(experiment_name)
-        )
+        experiment_id = experiment.experiment_id if experiment else self.client.create_experiment(experiment_name)
         existing = self.client.search_runs(
-            [self.experiment_id],
-            filter_string=f"tags.trial_id = '{trial_id}' and tags.`{ROLE_TAG}` = 'trial'",
+            [experiment_id],
+            filter_string=f"tags.trial_id = '{self.trial_id}' and tags.`{ROLE_TAG}` = 'trial'",
             max_results=1,
         )
         if existing:
             self.run_id = existing[0].info.run_id
             self.client.update_run(self.run_id, status="RUNNING")
         else:
-            tags = {ROLE_TAG: "trial", "trial_id": trial_id, "mlflow.runName": trial_id}
+            tags = {ROLE_TAG: "trial", "trial_id": self.trial_id, "mlflow.runName": self.trial_id}
             if parent_run_id:
                 tags["mlflow.parentRunId"] = parent_run_id
-            self.run_id = self.client.create_run(self.experiment_id, tags=tags).info.run_id
+            self.run_id = self.client.create_run(experiment_id, tags=tags).info.run_id
+
+    def _call(self, action: Callable[..., Any], *args: Any) -> None:
+        """Run one MLflow call unless offline; the first unreachable error turns the rest of the trial offline."""
+        if self.offline:
+            return
+        try:
+            action(*args)
+        except Exception as err:
+            if not is_unreachable(err):
+                raise
+            self.offline_reason = f"{type(err).__name__}: {str(err).splitlines()[0][:200]}"
+            log.warning(
+                "trial %s: MLflow at %s did not answer (%s); the trial goes on and its results stay in Tune's "
+                "storage for --resync",
+                self.trial_id,
+                self.tracking_uri,
+                self.offline_reason,
+            )
 
     def log_params(self, params: Mapping[str, object]) -> None:
-        have = self.client.get_run(self.run_id).data.params
-        fresh = {k: str(v) for k, v in params.items() if k not in have}
-        if fresh:
+        def log_fresh() -> None:
             from mlflow.entities import Param
 
-            self.client.log_batch(self.run_id, params=[Param(k, v) for k, v in fresh.items()])
+            have = self.client.get_run(self.run_id).data.params
+            fresh = {k: str(v) for k, v in params.items() if k not in have}
+            if fresh:
+                self.client.log_batch(self.run_id, params=[Param(k, v) for k, v in fresh.items()])
+
+        self._call(log_fresh)
 
     def set_tags(self, tags: Mapping[str, str]) -> None:
         from mlflow.entities import RunTag
 
-        self.client.log_batch(self.run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
+        self._call(lambda: self.client.log_batch(self.run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()]))
 
     def log_metrics(self, metrics: Mapping[str, float], step: int) -> None:
         from mlflow.entities import Metric
@@ -57,13 +116,13 @@ class TrialRun:
             if isinstance(v, int | float) and not isinstance(v, bool) and not math.isnan(float(v))
         ]
         if rows:
-            self.client.log_batch(self.run_id, metrics=rows)
+            self._call(lambda: self.client.log_batch(self.run_id, metrics=rows))
 
     def log_artifacts(self, directory: Path, artifact_path: str) -> None:
-        self.client.log_artifacts(self.run_id, str(directory), artifact_path)
+        self._call(lambda: self.client.log_artifacts(self.run_id, str(directory), artifact_path))
 
     def log_table(self, table: pd.DataFrame, artifact_file: str) -> None:
-        self.client.log_table(self.run_id, data=table, artifact_file=artifact_file)
+        self._call(lambda: self.client.log_table(self.run_id, data=table, artifact_file=artifact_file))
 
     def finish(self, status: str = "FINISHED") -> None:
-        self.client.set_terminated(self.run_id, status=status)
+        self._call(lambda: self.client.set_terminated(self.run_id, status=status))

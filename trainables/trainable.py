@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 
+from common.atomic import write_text
 from judging.panel import JudgeItem, Panel
 from judging.settings import JudgingConfig
 from trainables.base_model import corpus_texts, load_base_model, load_tokenizer, resolve_base_model
@@ -26,11 +27,12 @@ from trainables.energy import EnergyMeter
 from trainables.generate import generate_answers
 from trainables.lora import apply_lora, load_adapter, trainable_parameters
 from trainables.settings import EnergyConfig, ModelConfig, TrialSettings
-from trainables.tracking import TrialRun
+from trainables.tracking import TrialRun, limit_http_retries
 from trainables.train import LoraTrainer, peak_memory_mb, seed_everything
 
 log = logging.getLogger(__name__)
 CHECKPOINT_DIR = "trial"
+JUDGE_ANSWERS = "judge_answers.json"
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,8 @@ class TrialContext:
     seed: int = 0
     gpus_per_trial: float = 0.0
     cpus_per_trial: float = 1.0
+    # MLflow HTTP retries and timeout per call in the trial (tracking.http_retries / http_timeout_s).
+    tracking_http: tuple[int, int] = (2, 30)
     # Sampled configs equal to one of these came from the reference grid (tagged origin=paper16).
     grid_points: tuple[tuple[tuple[str, Any], ...], ...] = field(default_factory=tuple)
 
@@ -102,6 +106,7 @@ def lora_trial(config: dict[str, Any], context: TrialContext) -> None:
 
     _quiet_libraries()
     trial_id = tune.get_context().get_trial_id() or "local"
+    limit_http_retries(*context.tracking_http)
     run = TrialRun(context.tracking_uri, context.experiment_name, context.parent_run_id, trial_id)
     try:
         _run_trial(config, context, run)
@@ -190,7 +195,7 @@ def _run_trial(config: dict[str, Any], context: TrialContext, run: TrialRun) -> 
         if final:
             with meter.window("judge"):
                 judged = judge_model(model, tokenizer, settings, context, judge_rows, device)
-                run.log_table(judged.items, "judge_answers.json")
+                run.log_table(judged.items, JUDGE_ANSWERS)
                 metrics.update(judged.metrics())
             progress.energy_eval_wh += meter.windows["judge"].wh
             metrics["energy_eval_wh"] = progress.energy_eval_wh
@@ -198,10 +203,14 @@ def _run_trial(config: dict[str, Any], context: TrialContext, run: TrialRun) -> 
             metrics["judge_score"] = float("nan")
         run.log_metrics(metrics, step=progress.epoch)
         run.set_tags({"energy_source": meter.source})
-        metrics.update(energy_source=meter.source, mlflow_run_id=run.run_id, origin=origin)
+        metrics.update(
+            energy_source=meter.source, mlflow_run_id=run.run_id or "", mlflow_offline=run.offline, origin=origin
+        )
         with tempfile.TemporaryDirectory() as ckpt_dir:
             trainer.save(Path(ckpt_dir) / CHECKPOINT_DIR)
             if final:
+                # Kept in the checkpoint too, so --resync can log them if MLflow is unreachable now.
+                write_text(Path(ckpt_dir) / CHECKPOINT_DIR / JUDGE_ANSWERS, judged.items.to_json(orient="records"))
                 run.log_artifacts(Path(ckpt_dir) / CHECKPOINT_DIR / "adapter", "adapter")
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(ckpt_dir))
 
