@@ -1,4 +1,5 @@
-"""The search's stages, in order: preflight, corpus, base model, baseline, Tuner, front. Ray and MLflow meet here."""
+"""The search's stages, in order: preflight, corpus, base model, the Tuner (the baseline scored beside it), front.
+Ray and MLflow meet here."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import json
 import logging
 import math
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +89,7 @@ def run_search(config: ExperimentConfig, address: str | None = None, resume: boo
     from trainables.lora import check_target_modules
     from trainables.trainable import TrialContext
 
+    started = time.perf_counter()
     name = config.experiment.name
     objectives = _objectives(config)
     storage = _storage_path(config)
@@ -154,7 +157,7 @@ def run_search(config: ExperimentConfig, address: str | None = None, resume: boo
         grid_points=tuple(tuple(sorted(p.items())) for p in grid),
     )
     try:
-        return _search(config, client, exp_id, parent_run_id, context, grid, resume)
+        summary = _search(config, client, exp_id, parent_run_id, context, grid, resume)
     except BaseException as err:
         # The parent run says how the search ended; `--resume NAME` reopens it.
         try:
@@ -164,6 +167,9 @@ def run_search(config: ExperimentConfig, address: str | None = None, resume: boo
             if not is_unreachable(mlflow_err):
                 raise
         raise
+    stages = summary["stage_seconds"]
+    stages["setup"] = time.perf_counter() - started - stages["trials"] - stages["recording"]
+    return summary
 
 
 def _search(
@@ -179,12 +185,17 @@ def _search(
     storage = _storage_path(config)
     tracking_uri = context.tracking_uri
     resources = {"cpu": config.search.cpus_per_trial, "gpu": config.search.gpus_per_trial}
-    baseline = _baseline(client, parent_run_id, context, resources, score_base_model)
+    baseline_score, baseline_task = _start_baseline(client, parent_run_id, context, resources, score_base_model)
     trainable = tune.with_resources(tune.with_parameters(lora_trial, context=context), resources)
     optuna_storage = default_optuna_storage(tracking_uri, config.tracking.optuna_storage)
     scheduler = _early_stopping(config)
     tuner = _tuner(config, trainable, storage, optuna_storage, grid, resume, objectives, scheduler)
+    fit_started = time.perf_counter()
     results = tuner.fit()
+    fit_seconds = time.perf_counter() - fit_started
+    baseline = _collect_baseline(baseline_task) if baseline_task is not None else None
+    if baseline is not None:
+        baseline_score = baseline["metrics"].get("judge_score", math.nan)
     _close_stale_optuna_trials(optuna_storage, name)
     trials = trial_table(results)
     front = compute_front(config, trials, objectives)
@@ -193,9 +204,11 @@ def _search(
         experiment=name,
         tracking_uri=tracking_uri,
         optuna_storage=optuna_storage,
-        baseline_judge_score=baseline.get("judge_score", math.nan),
+        baseline_judge_score=math.nan if baseline_score is None else baseline_score,
     )
     try:
+        if baseline is not None:
+            _record_baseline(client, parent_run_id, baseline)
         if scheduler is not None:
             client.log_metric(parent_run_id, "early_stopping_energy_saved_wh", scheduler.energy_saved_wh)
             client.log_metric(parent_run_id, "early_stopped_trials", len(scheduler.stopped))
@@ -211,29 +224,42 @@ def _search(
         # Nothing is lost: the front is on disk, every trial in Tune's storage; --resync finishes the MLflow part.
         summary["mlflow_pending"] = f"{type(err).__name__}: {str(err).splitlines()[0][:200]}"
         summary["report"] = build_search_report(
-            config, None, front, objectives, baseline_judge_score=baseline.get("judge_score")
+            config, None, front, objectives, baseline_judge_score=baseline_score
         )
+    summary["stage_seconds"] = {"trials": fit_seconds, "recording": time.perf_counter() - fit_started - fit_seconds}
     return summary
 
 
-def _baseline(client, parent_run_id: str, context, resources: dict, score_base_model) -> dict[str, float]:
-    """Scored once per search (a resumed search reuses the recorded value)."""
+def _start_baseline(client, parent_run_id: str, context, resources: dict, score_base_model):
+    """The untuned model, scored once per search alongside the trials rather than before them (it needs what one
+    trial needs). Returns (recorded score, None) for a resumed search that has one, else (None, pending task)."""
     import ray
 
     recorded = client.get_run(parent_run_id).data.metrics
     if "baseline_judge_score" in recorded:
-        return {"judge_score": recorded["baseline_judge_score"]}
+        return recorded["baseline_judge_score"], None
     task = ray.remote(num_cpus=resources["cpu"], num_gpus=resources["gpu"])(score_base_model)
-    out = ray.get(task.remote(context))
+    return None, task.remote(context)
+
+
+def _collect_baseline(pending) -> dict[str, Any] | None:
+    """The baseline's result; a failure is reported, not raised: the trials have finished and must be recorded."""
+    import ray
+
+    try:
+        return ray.get(pending)
+    except Exception as err:
+        log.warning("the untuned baseline could not be scored (%s: %s)", type(err).__name__, str(err)[:300])
+        return None
+
+
+def _record_baseline(client, parent_run_id: str, out: dict[str, Any]) -> None:
     metrics = {f"baseline_{k}": v for k, v in out["metrics"].items() if isinstance(v, int | float)}
     client.log_batch(parent_run_id, metrics=[_metric(k, v) for k, v in metrics.items() if math.isfinite(v)])
     client.log_table(parent_run_id, data=out["items"], artifact_file="baseline/judge_answers.json")
-    return {"judge_score": out["metrics"].get("judge_score", math.nan)}
 
 
 def _metric(key: str, value: float, step: int = 0):
-    import time
-
     from mlflow.entities import Metric
 
     return Metric(key, float(value), int(time.time() * 1000), step)

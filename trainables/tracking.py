@@ -90,14 +90,17 @@ class TrialRun:
                 self.offline_reason,
             )
 
-    def log_params(self, params: Mapping[str, object]) -> None:
+    def log_params(self, params: Mapping[str, object], tags: Mapping[str, str] | None = None) -> None:
+        """Params not logged yet (a restored trial has them; MLflow refuses a param logged twice) and tags."""
+
         def log_fresh() -> None:
-            from mlflow.entities import Param
+            from mlflow.entities import Param, RunTag
 
             have = self.client.get_run(self.run_id).data.params
-            fresh = {k: str(v) for k, v in params.items() if k not in have}
-            if fresh:
-                self.client.log_batch(self.run_id, params=[Param(k, v) for k, v in fresh.items()])
+            fresh = [Param(k, str(v)) for k, v in params.items() if k not in have]
+            labels = [RunTag(k, str(v)) for k, v in (tags or {}).items()]
+            if fresh or labels:
+                self.client.log_batch(self.run_id, params=fresh, tags=labels)
 
         self._call(log_fresh)
 
@@ -106,8 +109,9 @@ class TrialRun:
 
         self._call(lambda: self.client.log_batch(self.run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()]))
 
-    def log_metrics(self, metrics: Mapping[str, float], step: int) -> None:
-        from mlflow.entities import Metric
+    def log_metrics(self, metrics: Mapping[str, float], step: int, tags: Mapping[str, str] | None = None) -> None:
+        """Numbers (NaN skipped) and tags in one request."""
+        from mlflow.entities import Metric, RunTag
 
         now = int(pd.Timestamp.now().timestamp() * 1000)
         rows = [
@@ -115,8 +119,9 @@ class TrialRun:
             for k, v in metrics.items()
             if isinstance(v, int | float) and not isinstance(v, bool) and not math.isnan(float(v))
         ]
-        if rows:
-            self._call(lambda: self.client.log_batch(self.run_id, metrics=rows))
+        labels = [RunTag(k, str(v)) for k, v in (tags or {}).items()]
+        if rows or labels:
+            self._call(lambda: self.client.log_batch(self.run_id, metrics=rows, tags=labels))
 
     def log_artifacts(self, directory: Path, artifact_path: str) -> None:
         self._call(lambda: self.client.log_artifacts(self.run_id, str(directory), artifact_path))

@@ -130,7 +130,7 @@ def _run_trial(config: dict[str, Any], context: TrialContext, run: TrialRun) -> 
     torch.set_num_threads(max(1, int(context.cpus_per_trial)))
     device = _device(context.gpus_per_trial)
     origin = "paper16" if tuple(sorted(config.items())) in set(context.grid_points) else "sampler"
-    run.log_params(trial_params(settings))
+    run.log_params(trial_params(settings), tags={"origin": origin, "device": str(device)})
 
     base_path = local_base_model(context)
     tokenizer = load_tokenizer(base_path)
@@ -163,7 +163,6 @@ def _run_trial(config: dict[str, Any], context: TrialContext, run: TrialRun) -> 
             trainer.restore(Path(restore_dir) / CHECKPOINT_DIR)
     progress = trainer.progress
     n_trainable = trainable_parameters(model)
-    run.set_tags({"origin": origin, "device": str(device)})
 
     while progress.epoch < settings.epochs:
         with meter.window("train"):
@@ -201,8 +200,7 @@ def _run_trial(config: dict[str, Any], context: TrialContext, run: TrialRun) -> 
             metrics["energy_eval_wh"] = progress.energy_eval_wh
         else:
             metrics["judge_score"] = float("nan")
-        run.log_metrics(metrics, step=progress.epoch)
-        run.set_tags({"energy_source": meter.source})
+        run.log_metrics(metrics, step=progress.epoch, tags={"energy_source": meter.source})
         metrics.update(
             energy_source=meter.source, mlflow_run_id=run.run_id or "", mlflow_offline=run.offline, origin=origin
         )
