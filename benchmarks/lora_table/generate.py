@@ -64,9 +64,9 @@ def _init_worker(config_json: str, corpus_path: str, threads: int) -> None:
     from judging.panel import Panel
     from trainables.base_model import load_tokenizer, resolve_base_model
     from trainables.data import encode_rows
-    from trainables.trainable import _quiet_libraries
+    from trainables.recipe import quiet_libraries
 
-    _quiet_libraries()
+    quiet_libraries()
     torch.set_num_threads(threads)
     config = ExperimentConfig.model_validate_json(config_json)
     corpus = Path(corpus_path)

@@ -1,0 +1,183 @@
+"""The trial's recipe: load the base model, apply LoRA, train epoch by epoch (each reported to Tune with a
+checkpoint), then generate answers for the judge set and have the panel score them.
+
+Ray and MLflow calls stay at this edge; the recipe's stages are plain functions in this package.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from common.atomic import write_text
+from judging.panel import JudgeItem, Panel
+from trainables.base_model import corpus_texts, load_base_model, load_tokenizer, resolve_base_model
+from trainables.data import encode_rows
+from trainables.energy import EnergyMeter
+from trainables.generate import generate_answers
+from trainables.lora import apply_lora, load_adapter, trainable_parameters
+from trainables.settings import TrialSettings
+from trainables.tracking import TrialRun
+from trainables.train import LoraTrainer, peak_memory_mb, seed_everything
+from trainables.trainable import CHECKPOINT_DIR, JUDGE_ANSWERS, TrialContext, trial_params, trial_settings
+
+
+def local_base_model(context: TrialContext) -> Path:
+    """The driver's base-model directory, or the same model resolved again where that path does not exist
+    (another node): the tiny model is rebuilt deterministically from the same corpus text, a hub id is looked up
+    in this node's cache."""
+    path = Path(context.base_model_path)
+    if (path / "config.json").is_file():
+        return path
+    return resolve_base_model(context.model, corpus_texts(context.splits["train"]), Path(context.cache_dir))
+
+
+def _device(gpus: float) -> torch.device:
+    return torch.device("cuda", 0) if gpus > 0 and torch.cuda.is_available() else torch.device("cpu")
+
+
+def quiet_libraries() -> None:
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+    warnings.filterwarnings("ignore", message=".*MatMul8bitLt.*")
+    warnings.filterwarnings("ignore", category=FutureWarning, module="transformers")
+
+
+def run_trial(config: dict[str, Any], context: TrialContext, run: TrialRun) -> None:
+    from ray import tune
+
+    settings = trial_settings(context.defaults, config)
+    seed_everything(context.seed)
+    torch.set_num_threads(max(1, int(context.cpus_per_trial)))
+    device = _device(context.gpus_per_trial)
+    origin = "paper16" if tuple(sorted(config.items())) in set(context.grid_points) else "sampler"
+    run.log_params(trial_params(settings), tags={"origin": origin, "device": str(device)})
+
+    base_path = local_base_model(context)
+    tokenizer = load_tokenizer(base_path)
+    system_prompt = context.model.system_prompt
+    train_rows, val_rows, judge_rows = (context.splits[s] for s in ("train", "val", "judge"))
+    probe_rows = val_rows[: settings.probe_items]
+    train_examples = encode_rows(tokenizer, system_prompt, train_rows, settings.max_seq_len)
+    val_examples = encode_rows(tokenizer, system_prompt, val_rows, settings.max_seq_len)
+
+    gpu_ids = list(range(torch.cuda.device_count())) if device.type == "cuda" else []
+    meter = EnergyMeter(
+        context.energy,
+        gpu_indices=gpu_ids,
+        gpu_share=min(1.0, context.gpus_per_trial) if gpu_ids else 1.0,
+        cpu_share=min(1.0, context.cpus_per_trial / (os.cpu_count() or 1)),
+    )
+
+    checkpoint = tune.get_checkpoint()
+    base = load_base_model(base_path, settings.quantization, device)
+    with tempfile.TemporaryDirectory() as restore_dir:
+        if checkpoint is not None:
+            checkpoint.to_directory(restore_dir)
+            model = load_adapter(base, Path(restore_dir) / CHECKPOINT_DIR / "adapter", settings)
+        else:
+            model = apply_lora(base, settings)
+        trainer = LoraTrainer(
+            model, settings, train_examples, val_examples, tokenizer.pad_token_id, device, context.seed
+        )
+        if checkpoint is not None:
+            trainer.restore(Path(restore_dir) / CHECKPOINT_DIR)
+    progress = trainer.progress
+    n_trainable = trainable_parameters(model)
+
+    while progress.epoch < settings.epochs:
+        with meter.window("train"):
+            train_loss = trainer.train_epoch()
+        with meter.window("eval"):
+            val_loss = trainer.evaluate()
+        progress.energy_train_wh += meter.windows["train"].wh
+        progress.energy_eval_wh += meter.windows["eval"].wh
+        metrics: dict[str, Any] = {
+            "epoch": progress.epoch,
+            "train_loss": train_loss,
+            "val_loss": val_loss,
+            "perplexity": math.exp(min(val_loss, 50.0)),
+            "energy_wh": progress.energy_train_wh,
+            "energy_eval_wh": progress.energy_eval_wh,
+            "train_seconds": progress.train_seconds,
+            "tokens_per_second": trainer.tokens_per_second,
+            "trainable_params": n_trainable,
+            "peak_memory_mb": peak_memory_mb(device),
+        }
+        final = progress.epoch == settings.epochs
+        metrics["is_final"] = final
+        if probe_rows:
+            with meter.window("probe"):
+                metrics["probe_judge_score"] = _probe_score(
+                    model, tokenizer, settings, context, probe_rows, device, final
+                )
+            progress.energy_eval_wh += meter.windows["probe"].wh
+        if final:
+            with meter.window("judge"):
+                judged = judge_model(model, tokenizer, settings, context, judge_rows, device)
+                run.log_table(judged.items, JUDGE_ANSWERS)
+                metrics.update(judged.metrics())
+            progress.energy_eval_wh += meter.windows["judge"].wh
+            metrics["energy_eval_wh"] = progress.energy_eval_wh
+        else:
+            metrics["judge_score"] = float("nan")
+        run.log_metrics(metrics, step=progress.epoch, tags={"energy_source": meter.source})
+        metrics.update(
+            energy_source=meter.source, mlflow_run_id=run.run_id or "", mlflow_offline=run.offline, origin=origin
+        )
+        with tempfile.TemporaryDirectory() as ckpt_dir:
+            trainer.save(Path(ckpt_dir) / CHECKPOINT_DIR)
+            if final:
+                # Kept in the checkpoint too, so --resync can log them if MLflow is unreachable now.
+                write_text(Path(ckpt_dir) / CHECKPOINT_DIR / JUDGE_ANSWERS, judged.items.to_json(orient="records"))
+                run.log_artifacts(Path(ckpt_dir) / CHECKPOINT_DIR / "adapter", "adapter")
+            tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(ckpt_dir))
+
+
+def _probe_score(model, tokenizer, settings: TrialSettings, context: TrialContext, rows, device, final: bool) -> float:
+    if settings.quantization == "nf4" and device.type == "cpu" and not final:
+        # generate() runs under no_grad, which repacks 4-bit weights on the CPU and breaks the next training
+        # step (NOTES.md); the probe waits for the last epoch there.
+        return float("nan")
+    return judge_model(model, tokenizer, settings, context, rows, device).judge_score
+
+
+def judge_model(model, tokenizer, settings: TrialSettings, context: TrialContext, rows, device):
+    """Greedy answers to the judge set, scored by the panel; returns the PanelResult."""
+    answers = generate_answers(
+        model,
+        tokenizer,
+        context.model.system_prompt,
+        [r["question"] for r in rows],
+        max_new_tokens=settings.max_new_tokens,
+        batch_size=settings.eval_batch_size,
+        device=device,
+        max_prompt_len=settings.max_seq_len,
+    )
+    panel = Panel.from_config(context.judging, cache_dir=Path(context.cache_dir) / "judge")
+    items = [
+        JudgeItem(id=str(r["id"]), question=r["question"], reference=r["answer"], answer=a)
+        for r, a in zip(rows, answers, strict=True)
+    ]
+    return panel.score(items)
+
+
+def score_base_model(context: TrialContext) -> dict[str, Any]:
+    """The untuned base model on the same judge set and panel: the baseline every trial should beat."""
+    quiet_libraries()
+    seed_everything(context.seed)
+    device = _device(context.gpus_per_trial)
+    base_path = local_base_model(context)
+    tokenizer = load_tokenizer(base_path)
+    model = load_base_model(base_path, context.defaults.quantization, device)
+    rows = context.splits["judge"]
+    result = judge_model(model, tokenizer, context.defaults, context, rows, device)
+    return {"metrics": result.metrics(), "items": result.items}
