@@ -2,16 +2,19 @@
 
 Strategies: `grid16` (the reconstructed reference grid), and Optuna's random, TPE, NSGA-II and GP samplers as
 the search builds them (search.space.make_sampler), each with and without the MO-ASHA scheduler
-(search.moasha.RungBook, the rule the Ray scheduler runs), over `--seeds` seeds. A sampler's proposal is mapped
-to the nearest configuration in the table. Trials run on `--concurrency` simulated workers; an epoch takes as
-long as its energy (both are CPU time on this machine), so rung arrivals interleave as in a real search.
+(search.moasha.RungBook, the rule the Ray scheduler runs), over `--seeds` seeds. Each replays what
+`python -m search.run` does with the `local` preset (plus any `--set` overrides): the seed grid
+(search.space.seed_points, in its configured order) is evaluated first, then the sampler proposes, and each
+proposal is mapped to the nearest configuration in the table. Trials run on `--concurrency` simulated workers;
+an epoch takes as long as its energy (both are CPU time on this machine), so rung arrivals interleave as in a
+real search.
 
 The energy of a strategy is the sum of the table's training energy (`energy_wh`) of the epochs it actually
 trained: an early-stopped trial costs only its epochs. Reported: hypervolume against cumulative energy, and the
 energy each strategy needs to reach the hypervolume of the full `grid16` run, as a ratio to grid16's energy
 (goal: 0.5 or less).
 
-    .venv/bin/python -m benchmarks.bench_search [--seeds 20] [--table benchmarks/lora_table/table.csv]
+    .venv/bin/python -m benchmarks.bench_search [--seeds 20] [--set search.seed_grid=none] [--table PATH]
 """
 
 from __future__ import annotations
@@ -36,11 +39,11 @@ import pandas as pd  # noqa: E402
 from benchmarks.lora_table.space import NearestConfig, config_id, distributions  # noqa: E402
 from common.atomic import write_bytes, write_json  # noqa: E402
 from common.errors import InputError, exit_on_input_error  # noqa: E402
-from search.config import load_config  # noqa: E402
-from search.moasha import DEFAULT_RUNG_OBJECTIVES, RungBook  # noqa: E402
+from search.config import ExperimentConfig, load_config  # noqa: E402
+from search.moasha import RungBook, rung_settings  # noqa: E402
 from search.objectives import DEFAULT_OBJECTIVES  # noqa: E402
 from search.pareto import hypervolume  # noqa: E402
-from search.space import make_sampler, seed_points  # noqa: E402
+from search.space import make_sampler, record_energy_constraint, seed_points  # noqa: E402
 
 TABLE = Path(__file__).resolve().parent / "lora_table" / "table.csv"
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -102,45 +105,48 @@ class Run:
 
 def replay(
     table: Table,
-    strategy: str,
-    moasha: bool,
+    config: ExperimentConfig,
+    grid: list[dict[str, Any]],
     seed: int,
     energy_budget: float,
     concurrency: int,
     reference: dict[str, float],
-    search_config,
 ) -> Run:
-    """Simulate one search until its trained energy reaches `energy_budget` (grid16 stops after its 16)."""
-    rng = np.random.default_rng(seed)
-    dists = distributions(search_config.space)
+    """Simulate one search as `search.run` runs it until its trained energy reaches `energy_budget`.
+
+    As in search/orchestrate.py: the seed grid (`grid`, from search.space.seed_points) is enqueued first, in
+    its order, as Ray's OptunaSearch does with points_to_evaluate; then the config's sampler proposes; with
+    `scheduler: moasha` the config's early-stopping rule (search.moasha.RungBook) judges every epoch; the
+    `grid16` strategy stops after the grid. Trials that the scheduler stopped reach Optuna as pruned.
+    """
+    search = config.search
+    dists = distributions(search.space)
     nearest = NearestConfig([table.params[c] for c in table.params], dists)
     ids = list(table.params)
-    study = None
-    if strategy != "grid16":
-        sampler = make_sampler(search_config.model_copy(update={"sampler": strategy}), seed)
-        study = optuna.create_study(directions=["maximize", "minimize"], sampler=sampler)
-    grid_queue = list(rng.permutation(table.grid_ids)) if strategy == "grid16" else []
-    book = RungBook(DEFAULT_RUNG_OBJECTIVES, grace_period=1, reduction_factor=2, max_t=3) if moasha else None
+    study = optuna.create_study(directions=["maximize", "minimize"], sampler=make_sampler(search, seed))
+    for point in grid:
+        study.enqueue_trial(point)
+    max_trials = len(grid) if search.sampler == "grid16" else math.inf
+    book = None
+    if search.scheduler == "moasha":
+        book = RungBook(**rung_settings(search.early_stopping, config.max_epochs()))
 
     run = Run()
     finished: list[dict[str, float]] = []
     spent = 0.0
     clock = 0.0
     events: list[tuple[float, int, str, int, Any]] = []  # (time, tiebreak, trial key, epoch index, optuna trial)
-    counter = 0
+    started = 0
 
     def start(now: float) -> bool:
-        nonlocal counter
-        if strategy == "grid16":
-            if not grid_queue:
-                return False
-            cid, ot_trial = grid_queue.pop(0), None
-        else:
-            ot_trial = study.ask(fixed_distributions=dists)
-            cid = ids[nearest.index(ot_trial.params)]
-        counter += 1
+        nonlocal started
+        if started >= max_trials:
+            return False
+        ot_trial = study.ask(fixed_distributions=dists)
+        cid = ids[nearest.index(ot_trial.params)]
+        started += 1
         first = table.epochs[cid].iloc[0]
-        heapq.heappush(events, (now + float(first["energy_wh"]), counter, cid, 0, ot_trial))
+        heapq.heappush(events, (now + float(first["energy_wh"]), started, cid, 0, ot_trial))
         return True
 
     active = sum(start(clock) for _ in range(concurrency))
@@ -151,24 +157,19 @@ def replay(
         previous = float(rows["energy_wh"].iloc[index - 1]) if index else 0.0
         spent += float(row["energy_wh"]) - previous
         final = index == len(rows) - 1
-        keep = True
-        if book is not None and not final:
-            keep = book.on_result(f"{key}", float(row["epoch"]), row.to_dict(), final=False)
-        elif book is not None:
-            book.on_result(f"{key}", float(row["epoch"]), row.to_dict(), final=True)
+        keep = book is None or book.on_result(f"{key}", float(row["epoch"]), row.to_dict(), final=final)
         if not final and keep:
             step = float(rows["energy_wh"].iloc[index + 1]) - float(row["energy_wh"])
             heapq.heappush(events, (clock + step, key, cid, index + 1, ot_trial))
             continue
         run.trials += 1
+        record_energy_constraint(ot_trial, float(row["energy_wh"]), search.energy_budget_wh)
         if final:
             finished.append({"judge_score": float(row["judge_score"]), "energy_wh": float(row["energy_wh"])})
-            if study is not None:
-                study.tell(ot_trial, [float(row["judge_score"]), float(row["energy_wh"])])
+            study.tell(ot_trial, [float(row["judge_score"]), float(row["energy_wh"])])
         else:
             run.stopped += 1
-            if study is not None:
-                study.tell(ot_trial, state=optuna.trial.TrialState.PRUNED)
+            study.tell(ot_trial, state=optuna.trial.TrialState.PRUNED)
         run.energy.append(spent)
         run.hv.append(hypervolume(pd.DataFrame(finished), DEFAULT_OBJECTIVES, reference) if finished else 0.0)
         active -= 1
@@ -224,7 +225,6 @@ def _plot(curves: dict[str, list[float]], energies: np.ndarray, grid_energy: flo
     write_bytes(out, buffer.getvalue())
 
 
-@exit_on_input_error
 def _repo_relative(path: Path) -> str:
     """Paths recorded in results name the file within the repository, not this machine's checkout."""
     path = Path(path).resolve()
@@ -232,6 +232,14 @@ def _repo_relative(path: Path) -> str:
     return str(path.relative_to(root)) if path.is_relative_to(root) else path.name
 
 
+def strategy_config(config: ExperimentConfig, name: str) -> ExperimentConfig:
+    """The config `search.run` would run for a strategy name: `<sampler>` or `<sampler>+moasha`."""
+    sampler, _, scheduler = name.partition("+")
+    search = config.search.model_copy(update={"sampler": sampler, "scheduler": scheduler or "fifo"})
+    return config.model_copy(update={"search": search})
+
+
+@exit_on_input_error
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=20)
@@ -242,6 +250,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--concurrency", type=int, default=2, help="simulated workers (the local preset's 2)")
     parser.add_argument("--budget", type=float, default=2.0, help="energy budget per run, in grid16 energies")
     parser.add_argument("--strategies", default=",".join(SAMPLERS))
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override the local preset as `python -m search.run --set` does, e.g. search.seed_grid=none",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS / "search.json")
     args = parser.parse_args(argv)
     strategies = [s.strip() for s in args.strategies.split(",") if s.strip()]
@@ -251,9 +267,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.seeds < 1 or args.concurrency < 1 or args.budget <= 0:
         raise InputError("--seeds/--concurrency/--budget", None, "must be positive")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    config = load_config("local")
+    config = load_config("local", overrides=args.overrides)
     reference = dict(config.search.reference_point)
-    table = Table.load(args.table, config.search.space, seed_points(config.search, config.training))
+    reference_grid = seed_points(config.search.model_copy(update={"sampler": "grid16"}), config.training)
+    table = Table.load(args.table, config.search.space, reference_grid)
     grid_final = pd.DataFrame([table.epochs[c].iloc[-1] for c in table.grid_ids])
     grid_energy = float(grid_final["energy_wh"].sum())
     grid_hv = hypervolume(grid_final, DEFAULT_OBJECTIVES, reference)
@@ -262,10 +279,11 @@ def main(argv: list[str] | None = None) -> None:
     results: dict[str, Any] = {}
     all_runs: dict[str, list[Run]] = {}
     for strategy in strategies:
-        for moasha in (False, True):
-            name = f"{strategy}+moasha" if moasha else strategy
+        for name in (strategy, f"{strategy}+moasha"):
+            run_config = strategy_config(config, name)
+            grid = seed_points(run_config.search, run_config.training)
             runs = [
-                replay(table, strategy, moasha, seed, budget, args.concurrency, reference, config.search)
+                replay(table, run_config, grid, seed, budget, args.concurrency, reference)
                 for seed in range(args.gp_seeds if strategy == "gp" and args.gp_seeds else args.seeds)
             ]
             all_runs[name] = runs
@@ -282,6 +300,7 @@ def main(argv: list[str] | None = None) -> None:
     plot_path = args.out.with_suffix(".png")
     _plot(curves, energies, grid_energy, grid_hv, plot_path)
     energy_probe = pd.concat(table.epochs.values())
+    stopping = config.search.early_stopping
     write_json(
         args.out,
         {
@@ -289,15 +308,17 @@ def main(argv: list[str] | None = None) -> None:
             "table's energy_wh over the epochs each strategy trained",
             "command": "python -m benchmarks.bench_search "
             f"--seeds {args.seeds} --gp-seeds {args.gp_seeds or args.seeds} --concurrency {args.concurrency} "
-            f"--budget {args.budget}",
+            f"--budget {args.budget}" + "".join(f" --set {o}" for o in args.overrides),
             "table": {"path": _repo_relative(args.table), "configurations": len(table.params)},
             "objectives": [["judge_score", "max"], ["energy_wh", "min"]],
             "reference_point": reference,
+            "search": {
+                "seed_grid": config.search.seed_grid,
+                "seed_order": config.search.seed_order,
+            },
             "moasha": {
-                "rung_objectives": [[o.metric, o.mode] for o in DEFAULT_RUNG_OBJECTIVES],
-                "grace_period": 1,
-                "reduction_factor": 2,
-                "max_t": 3,
+                **{k: v for k, v in stopping.model_dump(mode="json").items()},
+                "max_t": config.max_epochs(),
                 # The probe is evaluation energy, outside energy_wh; this is its size relative to training.
                 "probe_energy_over_train_energy": float(
                     energy_probe["energy_probe_wh"].sum() / energy_probe.groupby("config_id")["energy_wh"].max().sum()

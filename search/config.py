@@ -105,6 +105,9 @@ class SearchConfig(_Section):
     num_samples: int = Field(20, ge=1)
     # The reconstructed 16-config reference grid, evaluated first (points_to_evaluate).
     seed_grid: Literal["paper16", "none"] = "paper16"
+    # Order of the seed grid: `cheapest_first` (estimated training cost: epochs, then target modules, then rank)
+    # lets early stopping judge the costly points against cheap ones already measured; `listed`: paper16 as written.
+    seed_order: Literal["cheapest_first", "listed"] = "cheapest_first"
     max_concurrent_trials: int = Field(2, ge=1)
     cpus_per_trial: float = Field(1.0, gt=0)
     gpus_per_trial: float = Field(0.0, ge=0)

@@ -24,6 +24,7 @@ import pandas as pd
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 
 from common.atomic import write_bytes
+from search.config import EarlyStoppingConfig
 from search.objectives import Objective
 from search.pareto import crowding_distance, pareto_ranks
 
@@ -208,3 +209,15 @@ class MultiObjectiveAsha(FIFOScheduler):
         state = pickle.loads(Path(checkpoint_path).read_bytes())
         self.book = state["book"]
         self.stopped = state["stopped"]
+
+
+def rung_settings(stopping: EarlyStoppingConfig, max_t: float) -> dict[str, Any]:
+    """The RungBook / MultiObjectiveAsha arguments that a config's `search.early_stopping` means, in one place so
+    the search and the replay benchmark build the very same rule."""
+    return {
+        "objectives": [Objective(o.metric, o.mode) for o in stopping.objectives],
+        "grace_period": stopping.grace_period,
+        "reduction_factor": stopping.reduction_factor,
+        "max_t": max_t,
+        "stop_fraction": stopping.stop_fraction,
+    }

@@ -281,16 +281,10 @@ def _close_stale_optuna_trials(storage: str, study_name: str) -> None:
 def _early_stopping(config: ExperimentConfig):
     if config.search.scheduler != "moasha":
         return None
-    from search.moasha import MultiObjectiveAsha
+    from search.moasha import MultiObjectiveAsha, rung_settings
 
-    stopping = config.search.early_stopping
-    return MultiObjectiveAsha(
-        objectives=[Objective(o.metric, o.mode) for o in stopping.objectives],
-        grace_period=stopping.grace_period,
-        reduction_factor=stopping.reduction_factor,
-        max_t=config.max_epochs(),
-        stop_fraction=stopping.stop_fraction,
-    )
+    # The same settings the replay benchmark builds its RungBook from.
+    return MultiObjectiveAsha(**rung_settings(config.search.early_stopping, config.max_epochs()))
 
 
 def _tuner(

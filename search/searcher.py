@@ -3,12 +3,10 @@ that trials stopped early by a scheduler were pruned."""
 
 from __future__ import annotations
 
-import math
-
 from optuna.trial import TrialState
 from ray.tune.search.optuna import OptunaSearch
 
-from search.space import CONSTRAINT_ATTR
+from search.space import record_energy_constraint
 
 
 class ConstrainedOptunaSearch(OptunaSearch):
@@ -18,10 +16,9 @@ class ConstrainedOptunaSearch(OptunaSearch):
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         ot_trial = self._ot_trials.get(trial_id)
-        if ot_trial is not None and result and self.energy_budget_wh is not None:
-            energy = result.get("energy_wh")
-            if isinstance(energy, int | float) and math.isfinite(energy):
-                ot_trial.set_user_attr(CONSTRAINT_ATTR, [float(energy) - self.energy_budget_wh])
+        energy = (result or {}).get("energy_wh")
+        if ot_trial is not None and isinstance(energy, int | float):
+            record_energy_constraint(ot_trial, energy, self.energy_budget_wh)
         if ot_trial is not None and result and not error and result.get("is_final") is False:
             # Stopped early by a scheduler: its objectives are not final values, so Optuna sees it as pruned
             # (multi-objective samplers skip pruned trials instead of learning from partial scores).

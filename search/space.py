@@ -10,6 +10,7 @@ configurations that differ in compute.
 from __future__ import annotations
 
 import itertools
+import math
 from typing import Any
 
 import optuna
@@ -32,9 +33,7 @@ def tune_space(space: dict[str, ParamSpec]) -> dict[str, Any]:
             low, high = int(spec.low), int(spec.high)
             out[name] = tune.lograndint(low, high + 1) if spec.log else tune.randint(low, high + 1)
         else:
-            out[name] = (
-                tune.loguniform(spec.low, spec.high) if spec.log else tune.uniform(spec.low, spec.high)
-            )
+            out[name] = tune.loguniform(spec.low, spec.high) if spec.log else tune.uniform(spec.low, spec.high)
     return out
 
 
@@ -77,7 +76,16 @@ def seed_points(search: SearchConfig, defaults: TrialSettings) -> list[dict[str,
             point[name] = value
         if point not in points:
             points.append(point)
+    if search.seed_order == "cheapest_first":
+        points.sort(key=lambda p: estimated_cost(p, defaults))
     return points
+
+
+def estimated_cost(point: dict[str, Any], defaults: TrialSettings) -> tuple[float, ...]:
+    """Training cost, ordinally: compute grows with epochs first, then with the adapted modules (each adds its
+    backward pass), then with the LoRA rank. Unknown axes take the training defaults."""
+    settings = defaults.model_copy(update=point)
+    return (settings.epochs, len(settings.module_names), settings.rank)
 
 
 def make_sampler(search: SearchConfig, seed: int) -> optuna.samplers.BaseSampler:
@@ -93,6 +101,14 @@ def make_sampler(search: SearchConfig, seed: int) -> optuna.samplers.BaseSampler
 
 
 CONSTRAINT_ATTR = "constraints"
+
+
+def record_energy_constraint(trial: optuna.trial.Trial, energy_wh: float, energy_budget_wh: float | None) -> None:
+    """Store a finished (or stopped) trial's constraint value, which `_energy_constraint` hands the sampler.
+
+    Both the searcher and the replay benchmark call this, so they give the sampler the same feasibility."""
+    if energy_budget_wh is not None and math.isfinite(energy_wh):
+        trial.set_user_attr(CONSTRAINT_ATTR, [float(energy_wh) - energy_budget_wh])
 
 
 def _energy_constraint(trial: optuna.trial.FrozenTrial) -> list[float]:

@@ -269,15 +269,26 @@ def _synthetic_table():
     return Table(params, epochs, grid_ids=list(params))
 
 
-def test_replay_charges_only_the_epochs_trained_and_moasha_spends_less():
-    from search.config import SearchConfig
+def _synthetic_config(sampler: str, scheduler: str, seed_grid: str = "none"):
+    from search.config import ExperimentConfig, SearchConfig
 
+    search = SearchConfig(
+        sampler=sampler,
+        scheduler=scheduler,
+        seed_grid=seed_grid,
+        space={"rank": {"choices": [1, 2, 3, 4]}, "epochs": {"choices": [3]}},
+    )
+    return ExperimentConfig(search=search, training={"probe_items": 4})
+
+
+def test_replay_charges_only_the_epochs_trained_and_moasha_spends_less():
     replay = _bench_search().replay
     table = _synthetic_table()
-    space = SearchConfig(space={"rank": {"choices": [1, 2, 3, 4]}, "epochs": {"choices": [3]}})
+    # Best first: the later, dominated arrivals meet a rung that already holds better trials.
+    grid = [table.params[c] for c in reversed(table.grid_ids)]
     reference = {"judge_score": 0.0, "energy_wh": 1.0}
-    full = replay(table, "grid16", False, 0, 10.0, 1, reference, space)
-    stopped = replay(table, "grid16", True, 0, 10.0, 1, reference, space)
+    full = replay(table, _synthetic_config("grid16", "fifo"), grid, 0, 10.0, 1, reference)
+    stopped = replay(table, _synthetic_config("grid16", "moasha"), grid, 0, 10.0, 1, reference)
     assert full.trials == stopped.trials == 4 and full.stopped == 0
     assert full.energy[-1] == pytest.approx(2 * 0.09 + 2 * 0.03)
     assert stopped.stopped >= 1
@@ -285,3 +296,31 @@ def test_replay_charges_only_the_epochs_trained_and_moasha_spends_less():
     assert stopped.energy[-1] < full.energy[-1]
     # Quality 4 (the best score at the least energy) is never stopped, so the front, and its volume, survive.
     assert stopped.hv[-1] == pytest.approx(full.hv[-1])
+
+
+def test_replay_evaluates_the_seed_grid_first_in_its_order_as_the_search_does():
+    """OptunaSearch enqueues points_to_evaluate before the sampler proposes; the replay must do the same."""
+    replay = _bench_search().replay
+    table = _synthetic_table()
+    grid = [table.params["c4"], table.params["c1"]]
+    reference = {"judge_score": 0.0, "energy_wh": 1.0}
+    # One worker: trials finish in the order they start. c4 then c1 cost 0.03 + 0.09 Wh whatever the seed.
+    for seed in range(3):
+        run = replay(table, _synthetic_config("random", "fifo"), grid, seed, 0.1, 1, reference)
+        assert run.energy[:2] == [pytest.approx(0.03), pytest.approx(0.12)]
+        assert run.hv[0] == pytest.approx(12.0 * (1.0 - 0.03))
+
+
+def test_replay_and_search_build_the_same_rung_rule_from_the_config():
+    from search.config import load_config
+    from search.moasha import rung_settings
+
+    config = load_config(
+        "local",
+        overrides=["search.scheduler=moasha", "search.early_stopping.stop_fraction=0.25", "training.probe_items=4"],
+    )
+    settings = rung_settings(config.search.early_stopping, config.max_epochs())
+    scheduler = MultiObjectiveAsha(**settings)
+    assert scheduler.book.stop_fraction == 0.25
+    assert scheduler.book.milestones == [1, 2]  # grace 1, factor 2, below the space's 3 epochs
+    assert tuple(scheduler.book.objectives) == DEFAULT_RUNG_OBJECTIVES

@@ -10,7 +10,15 @@ from ray import tune
 
 from search.config import load_config
 from search.searcher import ConstrainedOptunaSearch
-from search.space import CONSTRAINT_ATTR, _energy_constraint, make_sampler, seed_points, tune_space
+from search.space import (
+    CONSTRAINT_ATTR,
+    _energy_constraint,
+    estimated_cost,
+    make_sampler,
+    record_energy_constraint,
+    seed_points,
+    tune_space,
+)
 
 
 @pytest.mark.parametrize(
@@ -69,8 +77,9 @@ def test_trial_stopped_early_is_pruned_not_scored():
     _ready(searcher, space)
     searcher.suggest("a")
     searcher.suggest("b")
-    searcher.on_trial_complete("a", {"judge_score": math.nan, "probe_judge_score": 2.0, "energy_wh": 0.1,
-                                     "is_final": False})
+    searcher.on_trial_complete(
+        "a", {"judge_score": math.nan, "probe_judge_score": 2.0, "energy_wh": 0.1, "is_final": False}
+    )
     searcher.on_trial_complete("b", {"judge_score": 2.5, "energy_wh": 0.2, "is_final": True})
     states = [t.state for t in searcher._ot_study.trials]
     assert states == [optuna.trial.TrialState.PRUNED, optuna.trial.TrialState.COMPLETE]
@@ -82,3 +91,38 @@ def test_tune_space_kinds():
     space = tune_space(config.search.space)
     assert isinstance(space["rank"], tune.search.sample.Categorical)
     assert isinstance(space["learning_rate"], tune.search.sample.Float)
+
+
+def test_seed_grid_runs_cheapest_first_by_default_and_as_listed_on_request():
+    config = load_config("local")
+    points = seed_points(config.search, config.training)
+    modules = {"qv": 2, "qkvo": 4, "all-linear": 7}
+    costs = [(p["epochs"], modules[p["target_modules"]], p["rank"]) for p in points]
+    assert costs == sorted(costs)
+    assert costs[0] == (2, 2, 16) and costs[-1] == (3, 7, 32)
+    listed = load_config("local", overrides=["search.seed_order=listed"])
+    as_listed = seed_points(listed.search, listed.training)
+    assert as_listed != points
+    assert sorted(map(str, as_listed)) == sorted(map(str, points))  # the same 16 points, reordered
+    assert as_listed[0]["target_modules"] == "qv" and as_listed[0]["epochs"] == 2
+
+
+def test_estimated_cost_takes_training_defaults_for_axes_outside_the_space():
+    config = load_config("local", overrides=["search.space={rank: {choices: [8, 16, 32]}}", "training.epochs=3"])
+    assert estimated_cost({"rank": 8}, config.training) == (3, len(("q_proj", "v_proj")), 8)
+    assert estimated_cost({"rank": 8, "target_modules": "all-linear"}, config.training) > estimated_cost(
+        {"rank": 32, "target_modules": "qkvo"}, config.training
+    )
+    # An explicit module list counts its modules.
+    assert estimated_cost({"rank": 8, "target_modules": ["q_proj", "k_proj", "v_proj"]}, config.training)[1] == 3
+
+
+def test_energy_constraint_is_recorded_only_under_a_budget():
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    trial = study.ask()
+    record_energy_constraint(trial, 0.5, None)
+    assert CONSTRAINT_ATTR not in trial.user_attrs
+    record_energy_constraint(trial, math.nan, 0.2)
+    assert CONSTRAINT_ATTR not in trial.user_attrs
+    record_energy_constraint(trial, 0.5, 0.2)
+    assert trial.user_attrs[CONSTRAINT_ATTR] == [pytest.approx(0.3)]
