@@ -89,7 +89,7 @@ def run_search(config: ExperimentConfig, address: str | None = None, resume: boo
     from trainables.lora import check_target_modules
     from trainables.trainable import TrialContext
 
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     name = config.experiment.name
     objectives = _objectives(config)
     storage = _storage_path(config)
@@ -169,6 +169,7 @@ def run_search(config: ExperimentConfig, address: str | None = None, resume: boo
         raise
     stages = summary["stage_seconds"]
     stages["setup"] = time.perf_counter() - started - stages["trials"] - stages["recording"]
+    stages["driver_cpu"] = time.process_time() - cpu_started
     return summary
 
 
@@ -190,9 +191,12 @@ def _search(
     optuna_storage = default_optuna_storage(tracking_uri, config.tracking.optuna_storage)
     scheduler = _early_stopping(config)
     tuner = _tuner(config, trainable, storage, optuna_storage, grid, resume, objectives, scheduler)
-    fit_started = time.perf_counter()
+    fit_started, fit_cpu_started = time.perf_counter(), time.process_time()
     results = tuner.fit()
     fit_seconds = time.perf_counter() - fit_started
+    # The driver's own CPU while the trials ran (Tune's loop, the sampler, callbacks): taken from the trials'
+    # cores when the trials fill the machine.
+    fit_driver_cpu_seconds = time.process_time() - fit_cpu_started
     baseline = _collect_baseline(baseline_task) if baseline_task is not None else None
     if baseline is not None:
         baseline_score = baseline["metrics"].get("judge_score", math.nan)
@@ -226,7 +230,11 @@ def _search(
         summary["report"] = build_search_report(
             config, None, front, objectives, baseline_judge_score=baseline_score
         )
-    summary["stage_seconds"] = {"trials": fit_seconds, "recording": time.perf_counter() - fit_started - fit_seconds}
+    summary["stage_seconds"] = {
+        "trials": fit_seconds,
+        "trials_driver_cpu": fit_driver_cpu_seconds,
+        "recording": time.perf_counter() - fit_started - fit_seconds,
+    }
     return summary
 
 
