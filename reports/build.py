@@ -43,8 +43,10 @@ def write_report(study: Study, out_dir: Path) -> Path:
     context = report_context(study, analysis, figures)
     target = Path(out_dir) / report_dir_name(study.name)
     with staged_path(target) as staging:
-        # The search's own outputs (pareto_front.csv, trials.csv, pareto.html) live in the same folder: keep them.
-        kept_files = [*target.glob("*.csv"), *target.glob("pareto.html")] if target.is_dir() else []
+        # The search's own outputs (pareto_front.csv, trials.csv, baseline.json, pareto.html) live in the same
+        # folder: keep them.
+        kept = ("*.csv", "*.json", "pareto.html")
+        kept_files = [path for pattern in kept for path in target.glob(pattern)] if target.is_dir() else []
         for kept in kept_files:
             write_bytes(staging / kept.name, kept.read_bytes())
         write_text(staging / HTML_NAME, render_html(context))

@@ -1,5 +1,4 @@
-"""The search's stages, in order: preflight, corpus, base model, the Tuner (the baseline scored beside it), front.
-Ray and MLflow meet here."""
+"""The search's stages, in order: preflight, corpus, base model, baseline, Tuner, front. Ray and MLflow meet here."""
 
 from __future__ import annotations
 
@@ -16,7 +15,15 @@ import pandas as pd
 from common.errors import InputError
 from search.config import ExperimentConfig, flatten
 from search.objectives import Objective
-from search.recording import build_search_report, compute_front, finish_in_mlflow, front_summary, trial_table
+from search.recording import (
+    build_search_report,
+    compute_front,
+    finish_in_mlflow,
+    front_summary,
+    record_baseline,
+    trial_table,
+    write_baseline,
+)
 from search.resync import load_analysis, resync_trials
 from search.space import GRID_LABEL, make_sampler, seed_points, tune_space
 from search.tracking import (
@@ -186,7 +193,10 @@ def _search(
     storage = _storage_path(config)
     tracking_uri = context.tracking_uri
     resources = {"cpu": config.search.cpus_per_trial, "gpu": config.search.gpus_per_trial}
-    baseline_score, baseline_task = _start_baseline(client, parent_run_id, context, resources, score_base_model)
+    baseline_score, baseline = _baseline(client, parent_run_id, context, resources, score_base_model)
+    if baseline is not None:
+        write_baseline(config, baseline)
+        baseline = _record_or_keep(client, parent_run_id, baseline)
     trainable = tune.with_resources(tune.with_parameters(lora_trial, context=context), resources)
     optuna_storage = default_optuna_storage(tracking_uri, config.tracking.optuna_storage)
     scheduler = _early_stopping(config)
@@ -197,9 +207,6 @@ def _search(
     # The driver's own CPU while the trials ran (Tune's loop, the sampler, callbacks): taken from the trials'
     # cores when the trials fill the machine.
     fit_driver_cpu_seconds = time.process_time() - fit_cpu_started
-    baseline = _collect_baseline(baseline_task) if baseline_task is not None else None
-    if baseline is not None:
-        baseline_score = baseline["metrics"].get("judge_score", math.nan)
     _close_stale_optuna_trials(optuna_storage, name)
     trials = trial_table(results)
     front = compute_front(config, trials, objectives)
@@ -208,11 +215,11 @@ def _search(
         experiment=name,
         tracking_uri=tracking_uri,
         optuna_storage=optuna_storage,
-        baseline_judge_score=math.nan if baseline_score is None else baseline_score,
+        baseline_judge_score=baseline_score,
     )
     try:
         if baseline is not None:
-            _record_baseline(client, parent_run_id, baseline)
+            record_baseline(client, parent_run_id, baseline)
         if scheduler is not None:
             client.log_metric(parent_run_id, "early_stopping_energy_saved_wh", scheduler.energy_saved_wh)
             client.log_metric(parent_run_id, "early_stopped_trials", len(scheduler.stopped))
@@ -227,9 +234,7 @@ def _search(
             raise
         # Nothing is lost: the front is on disk, every trial in Tune's storage; --resync finishes the MLflow part.
         summary["mlflow_pending"] = f"{type(err).__name__}: {str(err).splitlines()[0][:200]}"
-        summary["report"] = build_search_report(
-            config, None, front, objectives, baseline_judge_score=baseline_score
-        )
+        summary["report"] = build_search_report(config, None, front, objectives, baseline_judge_score=baseline_score)
     summary["stage_seconds"] = {
         "trials": fit_seconds,
         "trials_driver_cpu": fit_driver_cpu_seconds,
@@ -238,39 +243,33 @@ def _search(
     return summary
 
 
-def _start_baseline(client, parent_run_id: str, context, resources: dict, score_base_model):
-    """The untuned model, scored once per search alongside the trials rather than before them (it needs what one
-    trial needs). Returns (recorded score, None) for a resumed search that has one, else (None, pending task)."""
+def _baseline(client, parent_run_id: str, context, resources: dict, score_base_model):
+    """The untuned model, scored once per search before the trials, with what one trial gets (so that it runs where
+    trials run: a GPU worker on a cluster). Returns (score, output to record), or (recorded score, None) for a
+    resumed search. A failure is reported, not raised: the trials can still run and be recorded."""
     import ray
 
     recorded = client.get_run(parent_run_id).data.metrics
     if "baseline_judge_score" in recorded:
         return recorded["baseline_judge_score"], None
     task = ray.remote(num_cpus=resources["cpu"], num_gpus=resources["gpu"])(score_base_model)
-    return None, task.remote(context)
-
-
-def _collect_baseline(pending) -> dict[str, Any] | None:
-    """The baseline's result; a failure is reported, not raised: the trials have finished and must be recorded."""
-    import ray
-
     try:
-        return ray.get(pending)
+        out = ray.get(task.remote(context))
     except Exception as err:
         log.warning("the untuned baseline could not be scored (%s: %s)", type(err).__name__, str(err)[:300])
-        return None
+        return math.nan, None
+    return out["metrics"].get("judge_score", math.nan), out
 
 
-def _record_baseline(client, parent_run_id: str, out: dict[str, Any]) -> None:
-    metrics = {f"baseline_{k}": v for k, v in out["metrics"].items() if isinstance(v, int | float)}
-    client.log_batch(parent_run_id, metrics=[_metric(k, v) for k, v in metrics.items() if math.isfinite(v)])
-    client.log_table(parent_run_id, data=out["items"], artifact_file="baseline/judge_answers.json")
-
-
-def _metric(key: str, value: float, step: int = 0):
-    from mlflow.entities import Metric
-
-    return Metric(key, float(value), int(time.time() * 1000), step)
+def _record_or_keep(client, parent_run_id: str, baseline: dict[str, Any]) -> dict[str, Any] | None:
+    """Recorded now if MLflow answers (a resumed search then reuses it); else kept for the end of the search."""
+    try:
+        record_baseline(client, parent_run_id, baseline)
+    except Exception as err:
+        if not is_unreachable(err):
+            raise
+        return baseline
+    return None
 
 
 def _close_stale_optuna_trials(storage: str, study_name: str) -> None:

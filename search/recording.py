@@ -7,8 +7,10 @@ finishes the MLflow part once the server answers again.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,7 @@ log = logging.getLogger(__name__)
 RESULT_COLUMNS = ("judge_score", "energy_wh", "val_loss", "train_loss", "energy_eval_wh", "train_seconds")
 FRONT_CSV = "pareto_front.csv"
 TRIALS_CSV = "trials.csv"
+BASELINE_JSON = "baseline.json"
 
 
 def _status(result, metrics: dict) -> str:
@@ -91,7 +94,7 @@ def compute_front(config: ExperimentConfig, trials: pd.DataFrame, objectives: li
         hypervolume=hypervolume(done, objectives, config.search.reference_point),
         curve=[float(v) for v in curve],
         knee=knee_point(done, objectives),
-        out_dir=(config.paths.reports_dir / config.experiment.name).resolve(),
+        out_dir=_out_dir(config),
     )
     write_tables(front, objectives)
     _write_interactive_pareto(front, objectives, config.experiment.name)
@@ -165,6 +168,38 @@ def record_in_mlflow(config, client, experiment_id: str, parent_run_id: str, fro
     return f"{config.experiment.name}-knee v{version}"
 
 
+def _out_dir(config: ExperimentConfig) -> Path:
+    return (config.paths.reports_dir / config.experiment.name).resolve()
+
+
+def write_baseline(config: ExperimentConfig, out: dict[str, Any]) -> None:
+    """The untuned baseline's scores and answers on disk too: Tune's storage does not hold them, and MLflow may be
+    unreachable when the search ends."""
+    payload = {"metrics": out["metrics"], "items": out["items"].to_dict(orient="records")}
+    write_text(_out_dir(config) / BASELINE_JSON, json.dumps(payload, default=str))
+
+
+def read_baseline(config: ExperimentConfig) -> dict[str, Any] | None:
+    path = _out_dir(config) / BASELINE_JSON
+    if not path.is_file():
+        return None
+    payload = json.loads(path.read_text())
+    return {"metrics": payload["metrics"], "items": pd.DataFrame(payload["items"])}
+
+
+def record_baseline(client, parent_run_id: str, out: dict[str, Any]) -> None:
+    from mlflow.entities import Metric
+
+    now = int(time.time() * 1000)
+    metrics = [
+        Metric(f"baseline_{k}", float(v), now, 0)
+        for k, v in out["metrics"].items()
+        if isinstance(v, int | float) and math.isfinite(v)
+    ]
+    client.log_batch(parent_run_id, metrics=metrics)
+    client.log_table(parent_run_id, data=out["items"], artifact_file="baseline/judge_answers.json")
+
+
 def finish_in_mlflow(config, client, tracking_uri: str, experiment_id: str, parent_run_id: str, front: Front,
                      objectives) -> dict[str, Any]:  # fmt: skip
     """Front, report and the parent run's end: the MLflow half of a search's end (driver or --resync)."""
@@ -217,8 +252,10 @@ def build_search_report(
             study,
             name=name,
             baseline_judge_score=baseline_judge_score,
-            environment={"source": f"{TRIALS_CSV} (MLflow was unreachable)", "energy_source": "; ".join(
-                energy_sources(front.trials)) or "none"},
+            environment={
+                "source": f"{TRIALS_CSV} (MLflow was unreachable)",
+                "energy_source": "; ".join(energy_sources(front.trials)) or "none",
+            },
         )
         return str(write_report(study, reports_dir))
     except Exception as err:

@@ -44,11 +44,13 @@ class ResyncSummary:
     adapters_logged: int = 0
     statuses_set: int = 0
     front_recorded: bool = False
+    baseline_logged: bool = False
     report: str | None = None
 
     @property
     def changed(self) -> bool:
-        return bool(self.runs_created or self.metrics_logged or self.adapters_logged or self.statuses_set)
+        counts = (self.runs_created, self.metrics_logged, self.adapters_logged, self.statuses_set)
+        return any(counts) or self.baseline_logged
 
     def line(self, name: str) -> str:
         text = (
@@ -94,7 +96,7 @@ def resync(config: ExperimentConfig, tracking_uri: str) -> ResyncSummary:
     """`--resync`: every stored trial, then the end of the search (front, report, parent run) if MLflow lacked it."""
     from ray.tune import ResultGrid
 
-    from search.recording import compute_front, finish_in_mlflow, trial_table
+    from search.recording import compute_front, finish_in_mlflow, read_baseline, record_baseline, trial_table
     from search.tracking import check_reachable, experiment_id, find_parent_run, start_parent_run
 
     name = config.experiment.name
@@ -105,13 +107,16 @@ def resync(config: ExperimentConfig, tracking_uri: str) -> ResyncSummary:
     if parent_run_id is None:
         parent_run_id = start_parent_run(client, exp_id, name, flatten(config), tags={"resynced": "true"})
     summary = resync_trials(config, client, exp_id, parent_run_id, analysis)
-    if summary.changed or client.get_run(parent_run_id).info.status != "FINISHED":
+    parent = client.get_run(parent_run_id)
+    baseline = read_baseline(config)
+    if baseline is not None and "baseline_judge_score" not in parent.data.metrics:
+        record_baseline(client, parent_run_id, baseline)
+        summary.baseline_logged = True
+    if summary.changed or parent.info.status != "FINISHED":
         objectives = [Objective(o.metric, o.mode) for o in config.search.objectives]
         front = compute_front(config, trial_table(ResultGrid(analysis)), objectives)
-        summary.report = finish_in_mlflow(config, client, tracking_uri, exp_id, parent_run_id, front, objectives)[
-            "report"
-        ]
-        summary.front_recorded = True
+        finished = finish_in_mlflow(config, client, tracking_uri, exp_id, parent_run_id, front, objectives)
+        summary.report, summary.front_recorded = finished["report"], True
     return summary
 
 

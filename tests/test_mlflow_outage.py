@@ -100,6 +100,8 @@ def test_search_finishes_without_mlflow_and_keeps_every_result(outage):
     assert len(trials) == TRIALS and trials["judge_score"].notna().all()
     # The report is built from the trials table while MLflow is away.
     assert (workdir / "reports" / NAME / "report.html").is_file()
+    # The untuned baseline, scored beside the trials, is kept on disk too: Tune's storage does not hold it.
+    assert (workdir / "reports" / NAME / "baseline.json").is_file()
     stored = list((workdir / "ray_results" / NAME).glob("*/checkpoint_*/trial/adapter/adapter_config.json"))
     assert len(stored) == TRIALS
 
@@ -130,6 +132,7 @@ def test_resync_logs_what_mlflow_missed_exactly_once(outage):
         assert {"adapter", "judge_answers.json"} <= artifacts
     parent = client.get_run(next(iter(runs.values())).data.tags["mlflow.parentRunId"])
     assert parent.info.status == "FINISHED" and "hypervolume" in parent.data.metrics
+    assert "baseline_judge_score" in parent.data.metrics
     front = pd.read_csv(workdir / "reports" / NAME / "pareto_front.csv")
     assert set(front["mlflow_run_id"]) <= {run.info.run_id for run in runs.values()}
 

@@ -54,9 +54,7 @@ def trial_settings(defaults: TrialSettings, sampled: dict[str, Any]) -> TrialSet
 def trial_params(settings: TrialSettings) -> dict[str, Any]:
     params = settings.model_dump(exclude={"max_new_tokens", "eval_batch_size"})
     params["target_modules"] = (
-        settings.target_modules
-        if isinstance(settings.target_modules, str)
-        else ",".join(settings.target_modules)
+        settings.target_modules if isinstance(settings.target_modules, str) else ",".join(settings.target_modules)
     )
     params["alpha"] = settings.alpha
     return params
