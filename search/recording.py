@@ -200,8 +200,9 @@ def record_baseline(client, parent_run_id: str, out: dict[str, Any]) -> None:
     client.log_table(parent_run_id, data=out["items"], artifact_file="baseline/judge_answers.json")
 
 
-def finish_in_mlflow(config, client, tracking_uri: str, experiment_id: str, parent_run_id: str, front: Front,
-                     objectives) -> dict[str, Any]:  # fmt: skip
+def finish_in_mlflow(
+    config, client, tracking_uri: str, experiment_id: str, parent_run_id: str, front: Front, objectives
+) -> dict[str, Any]:
     """Front, report and the parent run's end: the MLflow half of a search's end (driver or --resync)."""
     registered = record_in_mlflow(config, client, experiment_id, parent_run_id, front, objectives)
     report = build_search_report(config, tracking_uri, front, objectives)
