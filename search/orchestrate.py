@@ -24,7 +24,7 @@ from search.recording import (
     trial_table,
     write_baseline,
 )
-from search.resync import load_analysis, resync_trials
+from search.resync import experiment_path, load_analysis, resync_trials
 from search.space import GRID_LABEL, make_sampler, seed_points, tune_space
 from search.tracking import (
     check_reachable,
@@ -223,7 +223,9 @@ def _search(
         if scheduler is not None:
             client.log_metric(parent_run_id, "early_stopping_energy_saved_wh", scheduler.energy_saved_wh)
             client.log_metric(parent_run_id, "early_stopped_trials", len(scheduler.stopped))
-        offline = set(trials.loc[trials["mlflow_offline"].eq(True), "trial_id"]) if "mlflow_offline" in trials else {}
+        offline = set()
+        if "mlflow_offline" in trials:
+            offline = set(trials.loc[trials["mlflow_offline"].eq(True), "trial_id"])
         if offline:
             log.warning("%d trials ran while MLflow was unreachable; logging them now", len(offline))
             resync_trials(config, client, exp_id, parent_run_id, load_analysis(config), only=offline)
@@ -306,7 +308,7 @@ def _tuner(
     name = config.experiment.name
     if resume:
         return tune.Tuner.restore(
-            str(Path(storage) / name) if "://" not in storage else f"{storage.rstrip('/')}/{name}",
+            experiment_path(config),
             trainable=trainable,
             resume_unfinished=True,
             resume_errored=True,
