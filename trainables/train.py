@@ -76,26 +76,35 @@ class LoraTrainer:
         self.model.train()
         epoch = self.progress.epoch
         accum = self.settings.grad_accum
-        loss_sum, token_sum, micro = 0.0, 0, 0
+        # The loss is summed on the device and token counts are taken from the CPU batch, so nothing waits for
+        # the GPU until the epoch ends and Python can queue the next step while the current one runs.
+        loss_sum = torch.zeros((), device=self.device)
+        token_sum, micro = 0, 0
         started = time.perf_counter()
         self.optimizer.zero_grad(set_to_none=True)
         for group in batches(self.train_examples, self.settings.batch_size, seed=self.seed * 1000 + epoch):
-            batch = {k: v.to(self.device) for k, v in collate(group, self.pad_id).items()}
-            out = self.model(**batch)
-            n_tokens = int((batch["labels"][:, 1:] != -100).sum())
+            cpu_batch = collate(group, self.pad_id)
+            n_tokens = int((cpu_batch["labels"][:, 1:] != -100).sum())
+            self.progress.train_tokens += int(cpu_batch["attention_mask"].sum())
+            out = self.model(**self._to_device(cpu_batch))
             (out.loss / accum).backward()
-            loss_sum += float(out.loss.detach()) * n_tokens
+            loss_sum += out.loss.detach().float() * n_tokens
             token_sum += n_tokens
-            self.progress.train_tokens += int(batch["attention_mask"].sum())
             micro += 1
             if micro % accum == 0:
                 self._step()
         if micro % accum:
             self._step()
+        mean_loss = float(loss_sum) / max(token_sum, 1)  # the epoch's one synchronisation
         self.progress.train_seconds += time.perf_counter() - started
         self.progress.epoch += 1
-        self.progress.last_train_loss = loss_sum / max(token_sum, 1)
-        return self.progress.last_train_loss
+        self.progress.last_train_loss = mean_loss
+        return mean_loss
+
+    def _to_device(self, cpu_batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        if self.device.type != "cuda":
+            return cpu_batch
+        return {k: v.pin_memory().to(self.device, non_blocking=True) for k, v in cpu_batch.items()}
 
     def _step(self) -> None:
         torch.nn.utils.clip_grad_norm_([p for p in self.model.parameters() if p.requires_grad], 1.0)
@@ -107,17 +116,18 @@ class LoraTrainer:
     def evaluate(self) -> float:
         """Token-weighted validation loss over assistant tokens."""
         self.model.eval()
-        loss_sum, token_sum = 0.0, 0
+        loss_sum = torch.zeros((), device=self.device)
+        token_sum = 0
         grad_mode = torch.enable_grad() if self._eval_grad_mode else torch.no_grad()
         with grad_mode:
             for group in batches(self.val_examples, self.settings.eval_batch_size, seed=None):
-                batch = {k: v.to(self.device) for k, v in collate(group, self.pad_id).items()}
-                loss = self.model(**batch).loss.detach()
-                n_tokens = int((batch["labels"][:, 1:] != -100).sum())
-                loss_sum += float(loss) * n_tokens
+                cpu_batch = collate(group, self.pad_id)
+                n_tokens = int((cpu_batch["labels"][:, 1:] != -100).sum())
+                loss = self.model(**self._to_device(cpu_batch)).loss.detach()
+                loss_sum += loss.float() * n_tokens
                 token_sum += n_tokens
         self.model.zero_grad(set_to_none=True)
-        return loss_sum / token_sum if token_sum else float("nan")
+        return float(loss_sum) / token_sum if token_sum else float("nan")
 
     @property
     def tokens_per_second(self) -> float:
