@@ -230,6 +230,7 @@ STAGED_CALLERS = {
     ("reports/build.py", "write_text"),  # common.atomic.write_text into the staged report directory
     ("reports/build.py", "write_bytes"),  # common.atomic.write_bytes, same
     ("benchmarks/bench_corpus.py", "open"),  # append-only call counter shared by Ray workers (a log)
+    ("benchmarks/bench_gpu.py", "save_pretrained"),  # model and adapters into the benchmark's own temp dir
 }
 
 
