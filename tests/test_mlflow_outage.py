@@ -100,7 +100,7 @@ def test_search_finishes_without_mlflow_and_keeps_every_result(outage):
     assert len(trials) == TRIALS and trials["judge_score"].notna().all()
     # The report is built from the trials table while MLflow is away.
     assert (workdir / "reports" / NAME / "report.html").is_file()
-    # The untuned baseline, scored beside the trials, is kept on disk too: Tune's storage does not hold it.
+    # The untuned baseline, scored before the trials, is kept on disk too: Tune's storage does not hold it.
     assert (workdir / "reports" / NAME / "baseline.json").is_file()
     stored = list((workdir / "ray_results" / NAME).glob("*/checkpoint_*/trial/adapter/adapter_config.json"))
     assert len(stored) == TRIALS
