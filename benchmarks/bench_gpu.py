@@ -9,7 +9,8 @@ taken against is a bf16 matrix product measured in the same call, with the datas
 Needs no Ray, MLflow or corpus, so it runs on a bare GPU machine with torch, transformers, peft, bitsandbytes,
 pydantic and zeus:
 
-    python -m benchmarks.bench_gpu [--examples 2048] [--repeats 2] [--out benchmarks/results/gpu.json]
+    python -m benchmarks.bench_gpu [--examples 1024] [--batch-sizes 16,32] [--repeats 3]
+        [--out benchmarks/results/gpu.json]
 
 `--device cpu --model tiny` runs the same code on the CPU in seconds (what the test suite checks).
 """
@@ -197,11 +198,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", choices=sorted(MODELS), default="qwen2.5-0.5b")
     parser.add_argument("--device", default="cuda")
-    parser.add_argument("--examples", type=int, default=2048)
-    parser.add_argument("--batch-sizes", default="16,64", help="comma list; each runs every variant")
+    parser.add_argument("--examples", type=int, default=1024)
+    parser.add_argument("--batch-sizes", default="16,32", help="comma list; each runs every variant")
     parser.add_argument("--min-len", type=int, default=96)
     parser.add_argument("--max-len", type=int, default=384)
-    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--variants", default="bf16,nf4,trainer", help="comma list of bf16, nf4, trainer")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/gpu.json"))
     args = parser.parse_args(argv)
