@@ -130,3 +130,71 @@ def test_unknown_target_module_is_refused(tiny_path):
     check_target_modules(tiny_path, {"q_proj", "down_proj"}, "training.target_modules")
     with pytest.raises(InputError, match="c_attn"):
         check_target_modules(tiny_path, {"q_proj", "c_attn"}, "training.target_modules")
+
+
+# Pre-training: every term and every cause is seen, some (term, cause) pairs only in held-out text. A small vocabulary,
+# because BPE on so few texts would otherwise merge whole sentences into tokens that held-out text never uses.
+HELD_OUT = {(t, c) for i, t in enumerate(TERMS) for j, c in enumerate(CAUSES) if (i + j) % 4 == 0}
+PAIR_TEXT = "Why does my {0} fail when {1}?\nYour {0} fails because {1}."
+PRETRAIN_TEXTS = [PAIR_TEXT.format(t, c) for t in TERMS for c in CAUSES if (t, c) not in HELD_OUT]
+HELD_OUT_TEXTS = [PAIR_TEXT.format(t, c) for t, c in sorted(HELD_OUT)]
+PRETRAIN = {"vocab_size": 300, "pretrain_steps": 40, "pretrain_batch_size": 8, "pretrain_seq_len": 32}
+PRETRAINED = TinyModelConfig(**PRETRAIN)
+
+
+def _lm_loss(path, texts) -> float:
+    tokenizer = load_tokenizer(path)
+    model = load_base_model(path, "bf16", CPU).eval()
+    with torch.no_grad():
+        encoded = [torch.tensor([tokenizer(t)["input_ids"]]) for t in texts]
+        losses = [model(input_ids=ids, labels=ids).loss for ids in encoded]
+    return float(torch.stack(losses).mean())
+
+
+def test_pretraining_lowers_the_loss_on_held_out_text(tmp_path):
+    random_path = build_tiny_qwen2(TinyModelConfig(vocab_size=300), PRETRAIN_TEXTS, tmp_path)
+    pretrained_path = build_tiny_qwen2(PRETRAINED, PRETRAIN_TEXTS, tmp_path)
+    assert pretrained_path != random_path  # cached apart
+    random_loss, pretrained_loss = _lm_loss(random_path, HELD_OUT_TEXTS), _lm_loss(pretrained_path, HELD_OUT_TEXTS)
+    assert pretrained_loss < random_loss - 1.0, (random_loss, pretrained_loss)
+
+
+def test_pretraining_is_deterministic_cached_and_leaves_the_global_generator_alone(tmp_path, monkeypatch):
+    import trainables.tiny_qwen2 as tiny_qwen2
+
+    torch.manual_seed(123)
+    state = torch.random.get_rng_state()
+    first = build_tiny_qwen2(PRETRAINED, PRETRAIN_TEXTS, tmp_path / "a")
+    assert torch.equal(torch.random.get_rng_state(), state)
+    second = build_tiny_qwen2(PRETRAINED, PRETRAIN_TEXTS, tmp_path / "b")
+    a, b = load_file(first / "model.safetensors"), load_file(second / "model.safetensors")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    other_seed = build_tiny_qwen2(TinyModelConfig(**PRETRAIN, seed=1), PRETRAIN_TEXTS, tmp_path / "c")
+    c = load_file(other_seed / "model.safetensors")
+    assert not torch.equal(a["model.embed_tokens.weight"], c["model.embed_tokens.weight"])
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("a cached model was pre-trained again")
+
+    monkeypatch.setattr(tiny_qwen2, "_pretrain", must_not_run)
+    assert build_tiny_qwen2(PRETRAINED, PRETRAIN_TEXTS, tmp_path / "a") == first  # cache hit
+    with pytest.raises(AssertionError, match="pre-trained again"):  # the patch is live: a new config would run it
+        build_tiny_qwen2(TinyModelConfig(**{**PRETRAIN, "pretrain_steps": 41}), PRETRAIN_TEXTS, tmp_path / "a")
+
+
+def test_no_pretraining_builds_the_seeded_random_model_and_ignores_idle_settings(tmp_path, tiny_path):
+    from transformers import AutoConfig, Qwen2ForCausalLM
+
+    from trainables.tiny_qwen2 import PRETRAIN_FIELDS, model_hash
+
+    texts = [r["question"] + "\n" + r["answer"] for r in ROWS]
+    # Pre-training settings that are never used neither rename the cache nor change the weights.
+    idle = TinyModelConfig(pretrain_batch_size=4, pretrain_learning_rate=0.1)
+    assert model_hash(idle, texts) == model_hash(TinyModelConfig(), texts)
+    assert set(PRETRAIN_FIELDS) <= set(TinyModelConfig.model_fields)
+    with torch.random.fork_rng():
+        torch.manual_seed(TinyModelConfig().seed)
+        fresh = Qwen2ForCausalLM(AutoConfig.from_pretrained(tiny_path)).state_dict()
+    saved = load_file(tiny_path / "model.safetensors")
+    assert saved.keys() <= fresh.keys() and all(torch.equal(saved[k], fresh[k]) for k in saved)
+    assert build_tiny_qwen2(idle, texts, tmp_path).name == tiny_path.name

@@ -30,6 +30,12 @@ class TinyModelConfig(BaseModel):
     vocab_size: int = Field(2048, ge=300)
     max_position_embeddings: int = Field(512, ge=64)
     seed: int = 0
+    # Causal-LM pre-training of every weight on the training texts before any trial, so LoRA adapts a model that
+    # already knows the corpus's language, as a real base model does; 0 keeps the random initialisation.
+    pretrain_steps: int = Field(0, ge=0)
+    pretrain_batch_size: int = Field(16, ge=1)
+    pretrain_seq_len: int = Field(64, ge=8)
+    pretrain_learning_rate: float = Field(3e-3, gt=0, lt=1)
 
     @model_validator(mode="after")
     def _heads_divide(self) -> TinyModelConfig:
@@ -41,6 +47,15 @@ class TinyModelConfig(BaseModel):
             raise ValueError(
                 f"num_attention_heads {self.num_attention_heads} is not divisible by "
                 f"num_key_value_heads {self.num_key_value_heads}"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _pretrain_window_fits(self) -> TinyModelConfig:
+        if self.pretrain_seq_len > self.max_position_embeddings:
+            raise ValueError(
+                f"pretrain_seq_len {self.pretrain_seq_len} exceeds "
+                f"max_position_embeddings {self.max_position_embeddings}"
             )
         return self
 
