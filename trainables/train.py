@@ -103,7 +103,7 @@ class LoraTrainer:
 
     def _to_device(self, cpu_batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         if self.device.type != "cuda":
-            return cpu_batch
+            return {k: v.to(self.device) for k, v in cpu_batch.items()}  # a no-op on the CPU
         return {k: v.pin_memory().to(self.device, non_blocking=True) for k, v in cpu_batch.items()}
 
     def _step(self) -> None:
