@@ -238,13 +238,7 @@ def test_stopped_trials_reach_a_multi_objective_optuna_study_as_pruned(local_ray
 
 def _bench_search():
     import importlib
-    import sys
-    from pathlib import Path
 
-    # benchmarks/ is not an installed package; it imports from the repository root, as `python -m` runs it.
-    root = str(Path(__file__).resolve().parent.parent)
-    if root not in sys.path:
-        sys.path.insert(0, root)
     return importlib.import_module("benchmarks.bench_search")
 
 
