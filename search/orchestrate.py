@@ -23,6 +23,7 @@ from search.recording import (
     record_baseline,
     trial_table,
     write_baseline,
+    write_timings,
 )
 from search.resync import experiment_path, load_analysis, resync_trials
 from search.space import GRID_LABEL, make_sampler, seed_points, tune_space
@@ -88,6 +89,8 @@ def _module_sets(config: ExperimentConfig) -> set[str]:
 
 
 def run_search(config: ExperimentConfig, address: str | None = None, resume: bool = False) -> dict[str, Any]:
+    # Setup counts from here, the driver's imports of Ray, torch and the judges included.
+    started, cpu_started = time.perf_counter(), time.process_time()
     import ray
 
     from corpus.pipeline import build_corpus, read_split
@@ -96,7 +99,6 @@ def run_search(config: ExperimentConfig, address: str | None = None, resume: boo
     from trainables.lora import check_target_modules
     from trainables.trainable import TrialContext
 
-    started, cpu_started = time.perf_counter(), time.process_time()
     name = config.experiment.name
     objectives = _objectives(config)
     storage = _storage_path(config)
@@ -177,6 +179,7 @@ def run_search(config: ExperimentConfig, address: str | None = None, resume: boo
     stages = summary["stage_seconds"]
     stages["setup"] = time.perf_counter() - started - stages["trials"] - stages["recording"]
     stages["driver_cpu"] = time.process_time() - cpu_started
+    write_timings(config, stages)
     return summary
 
 

@@ -28,6 +28,7 @@ RESULT_COLUMNS = ("judge_score", "energy_wh", "val_loss", "train_loss", "energy_
 FRONT_CSV = "pareto_front.csv"
 TRIALS_CSV = "trials.csv"
 BASELINE_JSON = "baseline.json"
+TIMINGS_JSON = "timings.json"
 
 
 def _status(result, metrics: dict) -> str:
@@ -177,6 +178,12 @@ def write_baseline(config: ExperimentConfig, out: dict[str, Any]) -> None:
     unreachable when the search ends."""
     payload = {"metrics": out["metrics"], "items": out["items"].to_dict(orient="records")}
     write_text(_out_dir(config) / BASELINE_JSON, json.dumps(payload, default=str))
+
+
+def write_timings(config: ExperimentConfig, stages: dict[str, float]) -> None:
+    """Where the search's wall time went (setup, trials, recording) and the driver's CPU, for whoever tunes the
+    harness (benchmarks/bench_overhead.py reads it)."""
+    write_text(_out_dir(config) / TIMINGS_JSON, json.dumps({f"{k}_seconds": v for k, v in stages.items()}, indent=1))
 
 
 def read_baseline(config: ExperimentConfig) -> dict[str, Any] | None:
