@@ -37,7 +37,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--probe-items", type=int, default=8)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
-    configs = json.loads(args.configs.read_text())
+    try:
+        configs = json.loads(args.configs.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise InputError(args.configs, None, f"cannot be read as JSON ({type(err).__name__}: {err})") from None
     if not isinstance(configs, list) or not configs or not all(isinstance(c, dict) for c in configs):
         raise InputError(args.configs, None, "must hold a non-empty JSON list of hyperparameter objects")
     if args.concurrency < 1:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -93,6 +94,9 @@ def test_search_records_parent_children_front_and_adapters(search_dir):
     assert {a.path for a in client.list_artifacts(parent.info.run_id, "pareto")} >= {
         "pareto/pareto.html", "pareto/pareto_front.csv"}
     assert (workdir / "reports" / "e2e" / "report.html").is_file()
+    timings = json.loads((workdir / "reports" / "e2e" / "timings.json").read_text())
+    assert set(timings) >= {"setup_seconds", "trials_seconds", "recording_seconds", "driver_cpu_seconds"}
+    assert all(v > 0 for v in timings.values()) and f"trials {timings['trials_seconds']:.1f} s" in stdout
     # judge scores differ across trials: the judge discriminates between configurations
     assert len({round(c.data.metrics["judge_score"], 6) for c in children}) > 1
 
