@@ -36,7 +36,7 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from common.atomic import write_json  # noqa: E402
+from common.atomic import write_bytes, write_json, write_text  # noqa: E402
 from common.errors import InputError, exit_on_input_error  # noqa: E402
 from search.config import ExperimentConfig, load_config  # noqa: E402
 
@@ -90,9 +90,9 @@ def prepare(config: ExperimentConfig) -> Path:
 
 def timed(command: list[str], log: Path) -> float:
     started = time.perf_counter()
-    with log.open("w") as out:
-        done = subprocess.run(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, check=False)
+    done = subprocess.run(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False)
     seconds = time.perf_counter() - started
+    write_bytes(log, done.stdout)
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(command[:4])} ... exited {done.returncode}; see {log}")
     return seconds
@@ -124,8 +124,8 @@ def search_run(config: ExperimentConfig, sets: list[str], work: Path) -> dict[st
 
 def loop_run(config: ExperimentConfig, corpus: Path, configs: list[dict], args, work: Path, k: int) -> dict:
     config_json, configs_json, out = (work / f"loop-{k}-{what}.json" for what in ("config", "configs", "rows"))
-    config_json.write_text(config.model_dump_json())
-    configs_json.write_text(json.dumps(configs))
+    write_text(config_json, config.model_dump_json())
+    write_json(configs_json, configs)
     command = [
         sys.executable, "-m", "benchmarks.overhead_loop", "--config-json", str(config_json), "--corpus", str(corpus),
         "--configs", str(configs_json), "--concurrency", str(args.concurrency), "--probe-items",
