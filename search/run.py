@@ -21,10 +21,18 @@ from search.config import PRESETS, SAMPLERS, ExperimentConfig, available_presets
 
 log = logging.getLogger("search.run")
 
-# Set before litellm or MLflow are imported anywhere in this process or its Ray workers (see NOTES.md).
 # The search finished and its results are safe, but MLflow lacks some of them until `--resync` runs.
 EXIT_MLFLOW_PENDING = 3
-QUIET_ENV = {"LITELLM_LOCAL_MODEL_COST_MAP": "True", "MLFLOW_DISABLE_TELEMETRY": "true"}
+# Set before litellm, MLflow or Tune are imported anywhere in this process or its Ray workers (see NOTES.md).
+# Tune's warning: with one checkpoint kept per trial (CheckpointConfig(num_to_keep=1)), Tune snapshots the
+# experiment state after every checkpoint, so that --resume never points at a deleted one. That is deliberate and
+# cheap here (about 30 ms of the driver's CPU each, under a profiler), but with two trials of short epochs Tune
+# printed a three-line "may become a bottleneck" warning 117 times in a 40-trial search.
+QUIET_ENV = {
+    "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S": "0",
+}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -61,7 +61,12 @@ def encoded(base_path: Path, tokenizer, system_prompt: str, rows: list[dict], ma
 
 
 def quiet_libraries() -> None:
+    import logging
+
     from transformers.utils import logging as hf_logging
+
+    # Tune's line for every checkpoint, three per trial of three epochs, each relayed to the driver's console.
+    logging.getLogger("ray.train._internal.storage").setLevel(logging.WARNING)
 
     hf_logging.disable_progress_bar()
     hf_logging.set_verbosity_error()
