@@ -88,14 +88,33 @@ def prepare(config: ExperimentConfig) -> Path:
     return corpus.path
 
 
-def timed(command: list[str], log: Path) -> float:
+def machine_counters(proc: Path = Path("/proc")) -> dict[str, float]:
+    """Linux's counters of what the rest of the machine did to a run: CPU time the hypervisor took from this VM
+    (steal), file pages read back in after the kernel had dropped them (a search maps more files than the loop:
+    Ray's binaries, a third process with torch), and major page faults. Empty where /proc lacks them."""
+    counters: dict[str, float] = {}
+    try:
+        cpu = (proc / "stat").read_text().splitlines()[0].split()
+        counters["steal_seconds"] = int(cpu[8]) / os.sysconf("SC_CLK_TCK")
+        vmstat = dict(line.split() for line in (proc / "vmstat").read_text().splitlines() if line.count(" ") == 1)
+        counters["file_pages_refaulted"] = float(vmstat["workingset_refault_file"])
+        counters["major_faults"] = float(vmstat["pgmajfault"])
+    except (OSError, IndexError, KeyError, ValueError):
+        return {}
+    return counters
+
+
+def timed(command: list[str], log: Path) -> tuple[float, dict[str, float]]:
+    """Wall seconds of `command`, and how much each machine counter grew meanwhile."""
+    before = machine_counters()
     started = time.perf_counter()
     done = subprocess.run(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False)
     seconds = time.perf_counter() - started
+    after = machine_counters()
     write_bytes(log, done.stdout)
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(command[:4])} ... exited {done.returncode}; see {log}")
-    return seconds
+    return seconds, {k: after[k] - before[k] for k in before.keys() & after.keys()}
 
 
 def search_run(config: ExperimentConfig, sets: list[str], work: Path) -> dict[str, Any]:
@@ -108,7 +127,7 @@ def search_run(config: ExperimentConfig, sets: list[str], work: Path) -> dict[st
     command = [sys.executable, "-m", "search.run", "--preset", "local"]
     for item in sets:
         command += ["--set", item]
-    seconds = timed(command, work / f"{name}.log")
+    seconds, counters = timed(command, work / f"{name}.log")
     storage = default_optuna_storage(resolve_tracking_uri(config.tracking.uri), config.tracking.optuna_storage)
     study = optuna.load_study(study_name=name, storage=storage)
     report = config.paths.reports_dir / name
@@ -116,6 +135,7 @@ def search_run(config: ExperimentConfig, sets: list[str], work: Path) -> dict[st
     inside = timings["setup_seconds"] + timings["trials_seconds"] + timings["recording_seconds"]
     return {
         "seconds": seconds,
+        "machine_counters": counters,
         "configs": [t.params for t in study.trials],
         "stages_seconds": timings | {"outside_run_search_seconds": seconds - inside},
         "mean_trial_train_seconds": float(pd.read_csv(report / "trials.csv")["train_seconds"].mean()),
@@ -131,9 +151,9 @@ def loop_run(config: ExperimentConfig, corpus: Path, configs: list[dict], args, 
         "--configs", str(configs_json), "--concurrency", str(args.concurrency), "--probe-items",
         str(args.probe_items), "--out", str(out),
     ]  # fmt: skip
-    seconds = timed(command, work / f"loop-{k}.log")
+    seconds, counters = timed(command, work / f"loop-{k}.log")
     train = json.loads(out.read_text())["train_seconds"]
-    return {"seconds": seconds, "mean_trial_train_seconds": statistics.fmean(train)}
+    return {"seconds": seconds, "machine_counters": counters, "mean_trial_train_seconds": statistics.fmean(train)}
 
 
 @exit_on_input_error
@@ -194,6 +214,12 @@ def main(argv: list[str] | None = None) -> None:
             "mean_trial_train_seconds": {
                 "search": [s["mean_trial_train_seconds"] for s in searches],
                 "loop": [lp["mean_trial_train_seconds"] for lp in loops],
+            },
+            # What the rest of the machine did during each run (see machine_counters): a run slowed by the machine
+            # shows here, not in the ratio alone.
+            "machine_counters": {
+                "search": [s["machine_counters"] for s in searches],
+                "loop": [lp["machine_counters"] for lp in loops],
             },
             "goal": "<= 1.15 for ~10-second trials",
             "stores": "MLflow and Optuna stores, corpus and base model made before the timed runs",

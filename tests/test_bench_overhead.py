@@ -7,7 +7,7 @@ import json
 import pytest
 
 from benchmarks import overhead_loop
-from benchmarks.bench_overhead import main, run_order, same_configs
+from benchmarks.bench_overhead import machine_counters, main, run_order, same_configs
 
 
 def test_runs_alternate_in_abba_blocks():
@@ -45,3 +45,15 @@ def test_loop_refuses_a_configs_file_without_configurations(tmp_path, capsys):
     err = capsys.readouterr().err
     assert str(configs) in err and "non-empty JSON list" in err
     assert not (tmp_path / "out.json").exists()
+
+
+def test_machine_counters_read_steal_refaults_and_major_faults(tmp_path, monkeypatch):
+    monkeypatch.setattr("os.sysconf", lambda name: 100)
+    (tmp_path / "stat").write_text("cpu  601558 397229 64238 531150 2808 0 755 392 0 0\ncpu0 1 2 3 4 5 6 7 8 0 0\n")
+    (tmp_path / "vmstat").write_text("nr_free_pages 5\nworkingset_refault_file 2024644\npgmajfault 8227\n")
+    assert machine_counters(tmp_path) == {
+        "steal_seconds": 3.92, "file_pages_refaulted": 2024644.0, "major_faults": 8227.0}
+    # A kernel without these counters (or no /proc at all) gives none, and the benchmark records none.
+    (tmp_path / "vmstat").write_text("nr_free_pages 5\n")
+    assert machine_counters(tmp_path) == {}
+    assert machine_counters(tmp_path / "missing") == {}
