@@ -89,9 +89,9 @@ def prepare(config: ExperimentConfig) -> Path:
 
 
 def machine_counters(proc: Path = Path("/proc")) -> dict[str, float]:
-    """Linux's counters of what the rest of the machine did to a run: CPU time the hypervisor took from this VM
-    (steal), file pages read back in after the kernel had dropped them (a search maps more files than the loop:
-    Ray's binaries, a third process with torch), and major page faults. Empty where /proc lacks them."""
+    """Linux's counters of what the machine did to a run besides running it: CPU time the hypervisor took from this
+    VM (steal), file pages read back in after the kernel had dropped them, and major page faults. Empty where /proc
+    lacks them."""
     counters: dict[str, float] = {}
     try:
         cpu = (proc / "stat").read_text().splitlines()[0].split()

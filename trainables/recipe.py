@@ -7,6 +7,7 @@ Ray and MLflow calls stay at this edge; the recipe's stages are plain functions 
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import os
 import tempfile
@@ -61,8 +62,6 @@ def encoded(base_path: Path, tokenizer, system_prompt: str, rows: list[dict], ma
 
 
 def quiet_libraries() -> None:
-    import logging
-
     from transformers.utils import logging as hf_logging
 
     # Tune's line for every checkpoint, three per trial of three epochs, each relayed to the driver's console.
