@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 # optuna has no public hypervolume function; this is the exact WFG implementation its own
-# hypervolume-history plot and samplers use. tests/test_pareto.py checks it against moocore.
+# hypervolume-history plot and samplers use. tests/search/test_pareto.py checks it against moocore.
 from optuna._hypervolume import compute_hypervolume
 
 from search.objectives import Objective, point_to_minimisation, to_minimisation
