@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from front.objectives import Objective, metric_names, to_minimisation
+from front.pareto import hypervolume, hypervolume_curve, knee_point, pareto_ranks
 from reports.study import FINISHED, Study
-from search.objectives import Objective, metric_names, to_minimisation
-from search.pareto import hypervolume, hypervolume_curve, knee_point, pareto_ranks
 
 JUDGE_SCORE = "judge_score"
 ENERGY = "energy_wh"

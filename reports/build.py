@@ -14,12 +14,12 @@ from pathlib import Path
 
 from common.atomic import staged_path, write_bytes, write_text
 from common.errors import InputError, exit_on_input_error
+from front.objectives import DEFAULT_OBJECTIVES, parse_objectives
 from reports import csv_source, mlflow_source
 from reports.analysis import analyse
 from reports.plots import report_figures
 from reports.render import render_html, render_markdown, report_context
 from reports.study import Study
-from search.objectives import DEFAULT_OBJECTIVES, parse_objectives
 
 DEFAULT_OUT_DIR = Path("reports")
 HTML_NAME = "report.html"

@@ -13,8 +13,8 @@ from pathlib import Path
 import pandas as pd
 
 from common.errors import InputError
+from front.objectives import Objective
 from reports.study import FINISHED, Study
-from search.objectives import Objective
 
 
 def parse_reference_point(spec: str, source: object = "--reference-point") -> dict[str, float]:

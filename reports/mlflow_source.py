@@ -18,8 +18,8 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from common.errors import InputError
+from front.objectives import DEFAULT_OBJECTIVES, objectives_from_json
 from reports.study import Study
-from search.objectives import DEFAULT_OBJECTIVES, objectives_from_json
 
 ROLE_TAG = "lorapareto.role"
 MANIFEST_ARTIFACT = "corpus/manifest.json"

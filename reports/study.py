@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from search.objectives import Objective
+from front.objectives import Objective
 
 # LoRA hyper-parameters logged as params on each trial run, in the order the report shows them.
 CONFIG_COLUMNS: tuple[str, ...] = (

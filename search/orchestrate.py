@@ -13,8 +13,8 @@ from typing import Any
 import pandas as pd
 
 from common.errors import InputError
+from front.objectives import Objective
 from search.config import ExperimentConfig, flatten
-from search.objectives import Objective
 from search.recording import (
     build_search_report,
     compute_front,

@@ -8,8 +8,8 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 from ray.tune import Callback
 
-from search.objectives import Objective
-from search.pareto import hypervolume, pareto_ranks
+from front.objectives import Objective
+from front.pareto import hypervolume, pareto_ranks
 
 
 class FrontProgress(Callback):

@@ -12,13 +12,13 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
+from front.objectives import DEFAULT_OBJECTIVES, Objective, objectives_to_json
+from front.pareto import pareto_ranks
 from reports import csv_source
 from reports.analysis import analyse
 from reports.build import build_report, build_report_from_csv, main, write_report
 from reports.plots import hypervolume_figure, loss_versus_judge_figure, pareto_figure, to_png
 from reports.redaction import redact_settings
-from search.objectives import DEFAULT_OBJECTIVES, Objective, objectives_to_json
-from search.pareto import pareto_ranks
 from tests.helpers import FIXTURES
 
 FIXTURES = FIXTURES / "reports"

@@ -18,9 +18,9 @@ import matplotlib.image
 import numpy as np
 import pytest
 
+from front.objectives import DEFAULT_OBJECTIVES
 from reports import csv_source
 from reports.build import write_report
-from search.objectives import DEFAULT_OBJECTIVES
 from tests.helpers import FIXTURES
 
 PUBLISHED = FIXTURES / "reports" / "published_results.csv"

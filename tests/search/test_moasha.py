@@ -7,6 +7,7 @@ import math
 import pandas as pd
 import pytest
 
+from front.objectives import Objective
 from search.moasha import (
     DEFAULT_RUNG_OBJECTIVES,
     MultiObjectiveAsha,
@@ -16,7 +17,6 @@ from search.moasha import (
     nsga_order,
     rung_milestones,
 )
-from search.objectives import Objective
 
 OBJECTIVES = (Objective("score", "max"), Objective("energy_wh", "min"))
 

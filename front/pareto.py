@@ -2,7 +2,7 @@
 
 Pure numpy/pandas on plain DataFrames (one row per trial, one column per metric), so the search, the
 reports and a CSV of published results all use the same code. Every function takes the objectives table
-(`search.objectives`) and converts to "everything minimised" once, through `to_minimisation`.
+(`front.objectives`) and converts to "everything minimised" once, through `to_minimisation`.
 
 Rows with NaN or infinity in any objective (a failed judge, a crashed trial) are excluded from ranking
 and hypervolume, never treated as zero.
@@ -16,10 +16,10 @@ import numpy as np
 import pandas as pd
 
 # optuna has no public hypervolume function; this is the exact WFG implementation its own
-# hypervolume-history plot and samplers use. tests/search/test_pareto.py checks it against moocore.
+# hypervolume-history plot and samplers use. tests/front/test_pareto.py checks it against moocore.
 from optuna._hypervolume import compute_hypervolume
 
-from search.objectives import Objective, point_to_minimisation, to_minimisation
+from front.objectives import Objective, point_to_minimisation, to_minimisation
 
 RANK_COLUMN = "pareto_rank"
 

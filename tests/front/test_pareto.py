@@ -1,4 +1,4 @@
-"""search.pareto and search.objectives: hand-computed cases, then agreement with moocore on random fronts."""
+"""front.pareto and front.objectives: hand-computed cases, then agreement with moocore on random fronts."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from common.errors import InputError
-from search.objectives import (
+from front.objectives import (
     DEFAULT_OBJECTIVES,
     Objective,
     objectives_from_json,
@@ -18,7 +18,7 @@ from search.objectives import (
     parse_objectives,
     to_minimisation,
 )
-from search.pareto import crowding_distance, front, hypervolume, hypervolume_curve, knee_point, pareto_ranks
+from front.pareto import crowding_distance, front, hypervolume, hypervolume_curve, knee_point, pareto_ranks
 
 JUDGE_ENERGY = DEFAULT_OBJECTIVES
 REFERENCE = {"judge_score": 1.0, "energy_wh": 10.0}
