@@ -1,5 +1,5 @@
-"""Where the base model comes from (built-in tiny model, local directory, or the Hugging Face cache) and how it
-is loaded for one trial (bf16, 8-bit or 4-bit NF4 through bitsandbytes)."""
+"""Where the base model comes from (built-in SmolLM2-135M or tiny model, local directory, or the Hugging Face cache)
+and how it is loaded for one trial (bf16, 8-bit or 4-bit NF4 through bitsandbytes)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig, PreTrainedModel
 
 from common.errors import InputError
-from trainables.settings import TINY_QWEN2, ModelConfig, Quantization
+from trainables.settings import SMOLLM2_135M, TINY_QWEN2, ModelConfig, Quantization
+from trainables.smollm2 import build_smollm2
 from trainables.tiny_qwen2 import build_tiny_qwen2
 
 
@@ -23,6 +24,8 @@ def resolve_base_model(config: ModelConfig, corpus_texts: list[str], cache_dir: 
     """A local directory holding the base model's weights and tokenizer; nothing is downloaded at trial time."""
     if config.base == TINY_QWEN2:
         return build_tiny_qwen2(config.tiny, corpus_texts, cache_dir)
+    if config.base == SMOLLM2_135M:
+        return build_smollm2(cache_dir)
     local = Path(config.base).expanduser()
     if local.is_dir():
         if not (local / "config.json").is_file():

