@@ -247,7 +247,12 @@ def _pair_differences(
         estimate = _weighted_means(gaps, both, ones)[0]
         low, high = _percentiles(_weighted_means(gaps, both, counts), confidence)
         for k in range(len(first)):
-            yield int(first[k]), int(second[k]), Interval(estimate[k], low[k], high[k]), int(both[k].sum())
+            yield (
+                int(first[k]),
+                int(second[k]),
+                Interval(float(estimate[k]), float(low[k]), float(high[k])),
+                int(both[k].sum()),
+            )
 
 
 def _dominated(losses: np.ndarray) -> np.ndarray:
@@ -647,6 +652,15 @@ def _with_interval(interval: Interval) -> str:
     return f"{interval.estimate:.2f} [{interval.low:.2f}, {interval.high:.2f}]"
 
 
+def _share(p: float) -> str:
+    """A share as a whole percentage; rounding never shows a share that is not 0 or 1 as 0% or 100%."""
+    if 0 < p < 0.005:
+        return "<1%"
+    if 0.995 <= p < 1:
+        return ">99%"
+    return f"{p:.0%}"
+
+
 def _ordinal(n: int) -> str:
     suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
     return f"{n}{suffix}"
@@ -676,7 +690,7 @@ def _fixed_comparison(result: FrontUncertainty, trial: Hashable, knee: Hashable)
 def _knee_sentences(result: FrontUncertainty, knee: KneeUncertainty) -> list[str]:
     sentences = [
         f"Trial {knee.trial} is the knee, with score {_with_interval(result.trial(knee.trial).score)}; it is the "
-        f"knee in {knee.stability:.0%} of the replicates."
+        f"knee in {_share(knee.stability)} of the replicates."
     ]
     if result.baseline is not None:
         sentences.append(_comparison(result, knee.trial, result.baseline))
@@ -727,7 +741,7 @@ def describe(result: FrontUncertainty) -> list[str]:
         (row for row in result.trials if row.front_probability > 0), key=lambda row: -row.front_probability
     )
     if on_front:
-        listed = ", ".join(f"trial {row.trial} {row.front_probability:.0%}" for row in on_front)
+        listed = ", ".join(f"trial {row.trial} {_share(row.front_probability)}" for row in on_front)
         sentences.append(f"Share of replicates in which each trial is on the front: {listed}; any other trial 0%.")
     if result.hypervolume is not None:
         hv = result.hypervolume
@@ -737,8 +751,8 @@ def describe(result: FrontUncertainty) -> list[str]:
         verdict = "resolved" if lvj.spearman.excludes_zero else "not resolved"
         rank = lvj.lowest_loss_rank
         sentences.append(
-            f"Validation loss orders the {lvj.n_trials} trials as the judge does with Spearman "
-            f"{_with_interval(lvj.spearman)} (1 = the same order); its sign is {verdict}."
+            f"Validation loss and judge score order the {lvj.n_trials} trials alike with Spearman "
+            f"{_with_interval(lvj.spearman)} (1 = the same order, -1 = reversed); its sign is {verdict}."
         )
         sentences.append(
             f"The lowest-loss trial, trial {lvj.lowest_loss_trial}, ranks {_ordinal(rank.estimate)} of "
