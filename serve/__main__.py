@@ -38,6 +38,7 @@ def api_key_from(env_name: str | None) -> str | None:
 
 @exit_on_input_error
 def main(argv: list[str] | None = None) -> None:
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # one bar per fetched file otherwise
     args = parse_args(argv)
     if not 1 <= args.port <= 65535:
         raise InputError("--port", None, f"{args.port} is not a TCP port")

@@ -8,6 +8,7 @@ column): new customer questions, answered now by the served models (greedy, `--m
 from __future__ import annotations
 
 import argparse
+import os
 
 from common.errors import InputError, exit_on_input_error
 from serve.catalog import BASE, KNEE, SearchCatalog, ServedModel
@@ -76,6 +77,7 @@ def add_csv_questions(
 
 @exit_on_input_error
 def main(argv: list[str] | None = None) -> None:
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # one bar per fetched file otherwise
     from pathlib import Path
 
     parser = argparse.ArgumentParser(prog="python -m serve.tasks", description=__doc__)
