@@ -98,6 +98,16 @@ class TrialSettings(BaseModel):
     # Validation questions answered and judged after every epoch (`probe_judge_score`), the signal a
     # multi-objective early-stopping scheduler compares trials on; 0 turns the probe off.
     probe_items: int = Field(0, ge=0)
+    # Tokens per forward pass of packed rows (trainables/packing.py); the optimizer step still sees `batch_size`
+    # examples. 0: automatic, the largest that fits on a CUDA device (probed once per model and GPU, cached),
+    # a fixed 4,096 on the CPU.
+    micro_batch_tokens: int = Field(0, ge=0)
+    # Recompute activations in the backward instead of keeping them: less memory, more compute and energy.
+    gradient_checkpointing: bool = False
+    # torch.compile of the decoder; off by default: on 2 CPU cores its compile time outweighs the gain.
+    compile: bool = False
+    # GPU power limit for the trial in watts (trainables/power_limit.py); None keeps the device's default.
+    gpu_power_limit_w: int | None = Field(None, gt=0)
 
     @model_validator(mode="after")
     def _known_module_set(self) -> TrialSettings:

@@ -13,7 +13,10 @@ from pathlib import Path
 import torch
 from transformers import get_scheduler
 
-from trainables.data import Example, batches, collate, count_batches
+from trainables.chunked_loss import causal_lm_of, packed_loss_sum
+from trainables.data import Example, batches, count_batches
+from trainables.microbatch import micro_batch_tokens
+from trainables.packing import PackedBatch, micro_batches, pack
 from trainables.settings import TrialSettings
 
 STATE_FILE = "trainer_state.pt"
@@ -70,41 +73,61 @@ class LoraTrainer:
         # bitsandbytes repacks 4-bit weights in place on the first CPU forward under no_grad, after which
         # training fails ("a view of a leaf Variable ..."); evaluate with autograd on there instead.
         self._eval_grad_mode = settings.quantization == "nf4" and device.type == "cpu"
+        causal_lm = causal_lm_of(model)
+        if settings.gradient_checkpointing:
+            # Non-reentrant: works with a frozen embedding (no input-grad hook needed) and with LoRA layers.
+            causal_lm.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        if _flash_attention_available(device, causal_lm):
+            causal_lm.set_attn_implementation("flash_attention_2")
+        if settings.compile:
+            causal_lm.get_decoder().compile(dynamic=True)
+        # One row per forward with FlashAttention's variable-length kernel (no quadratic mask); elsewhere rows of
+        # max_seq_len, whose dense block-diagonal mask costs what a padded batch of that width would.
+        self.micro_tokens = micro_batch_tokens(model, settings, device)
+        varlen = getattr(causal_lm.config, "_attn_implementation", None) == "flash_attention_2"
+        self.row_tokens = self.micro_tokens if varlen else settings.max_seq_len
+        self.step_losses: list[float] = []  # mean token loss of each optimizer step of the last epoch
 
     def train_epoch(self) -> float:
-        """One pass over the training set; returns the mean token loss of the epoch."""
+        """One pass over the training set; returns the mean token loss of the epoch.
+
+        Each optimizer step takes `grad_accum` groups of `batch_size` examples (length-bucketed), packs them into
+        rows without padding, runs them in forwards of at most `micro_tokens` tokens, and weights every target
+        token equally across those forwards.
+        """
         self.model.train()
         epoch = self.progress.epoch
         accum = self.settings.grad_accum
         # The loss is summed on the device and token counts are taken from the CPU batch, so nothing waits for
         # the GPU until the epoch ends and Python can queue the next step while the current one runs.
-        loss_sum = torch.zeros((), device=self.device)
-        token_sum, micro = 0, 0
+        step_sums: list[torch.Tensor] = []
+        step_tokens: list[int] = []
         started = time.perf_counter()
         self.optimizer.zero_grad(set_to_none=True)
-        for group in batches(self.train_examples, self.settings.batch_size, seed=self.seed * 1000 + epoch):
-            cpu_batch = collate(group, self.pad_id)
-            n_tokens = int((cpu_batch["labels"][:, 1:] != -100).sum())
-            self.progress.train_tokens += int(cpu_batch["attention_mask"].sum())
-            out = self.model(**self._to_device(cpu_batch))
-            (out.loss / accum).backward()
-            loss_sum += out.loss.detach().float() * n_tokens
-            token_sum += n_tokens
-            micro += 1
-            if micro % accum == 0:
-                self._step()
-        if micro % accum:
+        groups = list(batches(self.train_examples, self.settings.batch_size, seed=self.seed * 1000 + epoch))
+        for first in range(0, len(groups), accum):
+            step_examples = [e for group in groups[first : first + accum] for e in group]
+            forwards = self._packed(step_examples)
+            n_targets = sum(f.n_targets for f in forwards)
+            step_sum = torch.zeros((), device=self.device)
+            for cpu_batch in forwards:
+                loss_sum = packed_loss_sum(self.model, cpu_batch.to(self.device))
+                (loss_sum / max(n_targets, 1)).backward()
+                step_sum += loss_sum.detach().float()
+                self.progress.train_tokens += cpu_batch.n_tokens
+            step_sums.append(step_sum)
+            step_tokens.append(n_targets)
             self._step()
-        mean_loss = float(loss_sum) / max(token_sum, 1)  # the epoch's one synchronisation
+        sums = torch.stack(step_sums).cpu().tolist()  # the epoch's one synchronisation
+        self.step_losses = [s / max(n, 1) for s, n in zip(sums, step_tokens, strict=True)]
+        mean_loss = sum(sums) / max(sum(step_tokens), 1)
         self.progress.train_seconds += time.perf_counter() - started
         self.progress.epoch += 1
         self.progress.last_train_loss = mean_loss
         return mean_loss
 
-    def _to_device(self, cpu_batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        if self.device.type != "cuda":
-            return {k: v.to(self.device) for k, v in cpu_batch.items()}  # a no-op on the CPU
-        return {k: v.pin_memory().to(self.device, non_blocking=True) for k, v in cpu_batch.items()}
+    def _packed(self, examples: list[Example]) -> list[PackedBatch]:
+        return [pack(rows, self.pad_id) for rows in micro_batches(examples, self.row_tokens, self.micro_tokens)]
 
     def _step(self) -> None:
         torch.nn.utils.clip_grad_norm_([p for p in self.model.parameters() if p.requires_grad], 1.0)
@@ -115,17 +138,16 @@ class LoraTrainer:
 
     def evaluate(self) -> float:
         """Token-weighted validation loss over assistant tokens."""
+        if not self.val_examples:
+            return float("nan")
         self.model.eval()
         loss_sum = torch.zeros((), device=self.device)
         token_sum = 0
         grad_mode = torch.enable_grad() if self._eval_grad_mode else torch.no_grad()
         with grad_mode:
-            for group in batches(self.val_examples, self.settings.eval_batch_size, seed=None):
-                cpu_batch = collate(group, self.pad_id)
-                n_tokens = int((cpu_batch["labels"][:, 1:] != -100).sum())
-                loss = self.model(**self._to_device(cpu_batch)).loss.detach()
-                loss_sum += loss.float() * n_tokens
-                token_sum += n_tokens
+            for cpu_batch in self._packed(list(self.val_examples)):
+                loss_sum += packed_loss_sum(self.model, cpu_batch.to(self.device)).detach().float()
+                token_sum += cpu_batch.n_targets
         self.model.zero_grad(set_to_none=True)
         return float(loss_sum) / token_sum if token_sum else float("nan")
 
@@ -163,6 +185,17 @@ def peak_memory_mb(device: torch.device) -> float:
     # Peak resident set of the worker process (Linux reports KiB); with reused actors it is the peak over the
     # trials the process has run, an upper bound for this one.
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _flash_attention_available(device: torch.device, causal_lm: torch.nn.Module) -> bool:
+    """FlashAttention 2 where it is installed (CUDA only, optional extra `gpu`) and the weights are 16-bit."""
+    if device.type != "cuda" or causal_lm.dtype not in (torch.float16, torch.bfloat16):
+        return False
+    try:
+        import flash_attn  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def seed_everything(seed: int) -> None:

@@ -105,6 +105,15 @@ def test_judge_failures_are_left_out_never_counted_as_zero() -> None:
     assert result.difference("x", "dead").n_items == 0 and not result.difference("x", "dead").resolved
 
 
+def test_a_trial_without_energy_is_scored_but_not_ranked_on_the_front() -> None:
+    scores = _scores({"x": [4, 3, 5, 4], "y": [3, 3, 2, 3]})
+    result = compute_front_uncertainty(scores, list("aabb"), _energy(x=math.nan, y=0.5), seed=0)
+    x = result.trial("x")
+    assert x.score.estimate == 4.0 and x.judge_rank is not None and x.judge_rank.estimate == 1
+    assert math.isnan(x.front_probability) and result.front == ("y",)
+    assert result.trial("y").front_probability == 1.0
+
+
 def test_copies_within_a_scenario_add_no_certainty() -> None:
     # Ten identical items per scenario carry what one item per scenario carries: the same interval.
     one = _scores({"x": [5, 1, 3], "y": [2, 2, 2]})
@@ -392,5 +401,9 @@ def test_inconsistent_inputs_are_refused() -> None:
         )
     with pytest.raises(KeyError, match="baseline"):
         compute_front_uncertainty(scores, ["a", "b"], energy, baseline="nope")
+    with pytest.raises(ValueError, match="reference point"):
+        compute_front_uncertainty(
+            scores, ["a", "b"], energy, reference_point={"judge_score": 1.0, "energy_wh": math.inf}
+        )
     with pytest.raises(ValueError, match="confidence"):
         compute_front_uncertainty(scores, ["a", "b"], energy, confidence=95)
