@@ -38,7 +38,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from common.atomic import write_bytes, write_json, write_text  # noqa: E402
 from common.errors import InputError, exit_on_input_error  # noqa: E402
-from search.config import ExperimentConfig, load_config  # noqa: E402
+from experiment.config import ExperimentConfig, load_config  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 ROOT = Path(__file__).resolve().parent.parent

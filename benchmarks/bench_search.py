@@ -39,9 +39,9 @@ import pandas as pd  # noqa: E402
 from benchmarks.lora_table.space import NearestConfig, config_id, distributions  # noqa: E402
 from common.atomic import write_bytes, write_json  # noqa: E402
 from common.errors import InputError, exit_on_input_error  # noqa: E402
+from experiment.config import ExperimentConfig, load_config  # noqa: E402
 from front.objectives import DEFAULT_OBJECTIVES  # noqa: E402
 from front.pareto import hypervolume  # noqa: E402
-from search.config import ExperimentConfig, load_config  # noqa: E402
 from search.moasha import RungBook, rung_settings  # noqa: E402
 from search.space import make_sampler, record_energy_constraint, seed_points  # noqa: E402
 

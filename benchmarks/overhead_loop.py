@@ -24,7 +24,7 @@ import trainables.recipe  # noqa: E402, F401  (the training code, imported once 
 from benchmarks.lora_table.generate import _init_worker, train_config  # noqa: E402
 from common.atomic import write_json  # noqa: E402
 from common.errors import InputError, exit_on_input_error  # noqa: E402
-from search.config import ExperimentConfig  # noqa: E402
+from experiment.config import ExperimentConfig  # noqa: E402
 
 
 @exit_on_input_error

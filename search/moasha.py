@@ -24,9 +24,9 @@ import pandas as pd
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 
 from common.atomic import write_bytes
+from experiment.search_settings import EarlyStoppingConfig
 from front.objectives import Objective
 from front.pareto import crowding_distance, pareto_ranks
-from search.config import EarlyStoppingConfig
 
 DEFAULT_RUNG_OBJECTIVES: tuple[Objective, ...] = (
     Objective("probe_judge_score", "max"),

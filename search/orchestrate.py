@@ -13,8 +13,8 @@ from typing import Any
 import pandas as pd
 
 from common.errors import InputError
+from experiment.config import ExperimentConfig, flatten
 from front.objectives import Objective
-from search.config import ExperimentConfig, flatten
 from search.recording import (
     build_search_report,
     compute_front,
@@ -111,7 +111,7 @@ def run_search(config: ExperimentConfig, address: str | None = None, resume: boo
 
     tracking_uri = resolve_tracking_uri(config.tracking.uri)
     client = check_reachable(tracking_uri)
-    limit_http_retries(config.tracking.http_retries, config.tracking.http_timeout_s)
+    limit_http_retries(config.tracking.http_retries, config.tracking.http_timeout_seconds)
     cache_dir = config.paths.cache_dir.resolve()
 
     if not ray.is_initialized():
@@ -162,7 +162,7 @@ def run_search(config: ExperimentConfig, address: str | None = None, resume: boo
         seed=config.experiment.seed,
         gpus_per_trial=config.search.gpus_per_trial,
         cpus_per_trial=config.search.cpus_per_trial,
-        tracking_http=(config.tracking.http_retries, config.tracking.http_timeout_s),
+        tracking_http=(config.tracking.http_retries, config.tracking.http_timeout_seconds),
         grid_points=tuple(tuple(sorted(p.items())) for p in grid),
     )
     try:

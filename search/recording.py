@@ -18,9 +18,9 @@ from typing import Any
 import pandas as pd
 
 from common.atomic import write_text
+from experiment.config import ExperimentConfig
 from front.objectives import Objective
 from front.pareto import hypervolume, hypervolume_curve, knee_point, pareto_ranks
-from search.config import ExperimentConfig
 from search.tracking import child_runs, log_front, register_adapter
 
 log = logging.getLogger(__name__)

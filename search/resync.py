@@ -20,8 +20,8 @@ from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
 from common.errors import InputError
+from experiment.config import ExperimentConfig, flatten
 from front.objectives import Objective
-from search.config import ExperimentConfig, flatten
 from trainables.tracking import ROLE_TAG
 
 log = logging.getLogger(__name__)

@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from common.atomic import ensure_writable_dir
+from common.config_file import PRESETS, available_presets
 from common.errors import exit_on_input_error
-from search.config import PRESETS, SAMPLERS, ExperimentConfig, available_presets, load_config
+from experiment.config import ExperimentConfig, load_config
+from experiment.search_settings import SAMPLERS
 
 log = logging.getLogger("search.run")
 

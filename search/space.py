@@ -17,7 +17,7 @@ import optuna
 from ray import tune
 
 from common.errors import InputError
-from search.config import ParamSpec, SearchConfig
+from experiment.search_settings import ParamSpec, SearchConfig
 from trainables.settings import TrialSettings
 
 GRID_LABEL = "paper16 (reconstruction of the reference study's 16 configurations)"

@@ -41,7 +41,7 @@ class TrialContext:
     seed: int = 0
     gpus_per_trial: float = 0.0
     cpus_per_trial: float = 1.0
-    # MLflow HTTP retries and timeout per call in the trial (tracking.http_retries / http_timeout_s).
+    # MLflow HTTP retries and timeout per call in the trial (tracking.http_retries / http_timeout_seconds).
     tracking_http: tuple[int, int] = (2, 30)
     # Sampled configs equal to one of these came from the reference grid (tagged origin=paper16).
     grid_points: tuple[tuple[tuple[str, Any], ...], ...] = field(default_factory=tuple)

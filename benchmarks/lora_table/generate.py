@@ -42,7 +42,7 @@ from benchmarks.lora_table.space import config_id, distributions  # noqa: E402
 from common.atomic import write_json, write_text  # noqa: E402
 from common.errors import InputError, exit_on_input_error  # noqa: E402
 from corpus.pipeline import build_corpus  # noqa: E402
-from search.config import ExperimentConfig, load_config  # noqa: E402
+from experiment.config import ExperimentConfig, load_config  # noqa: E402
 from search.space import seed_points  # noqa: E402
 
 TABLE_DIR = Path(__file__).resolve().parent

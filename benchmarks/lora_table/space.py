@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import optuna
 
-from search.config import ParamSpec
+from experiment.search_settings import ParamSpec
 
 
 def distributions(space: Mapping[str, ParamSpec]) -> dict[str, optuna.distributions.BaseDistribution]:

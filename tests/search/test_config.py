@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from common.errors import InputError
-from search.config import ExperimentConfig, flatten, load_config
+from experiment.config import ExperimentConfig, flatten, load_config
 from search.space import paper16_points, seed_points, tune_space
 
 

@@ -32,7 +32,7 @@ def _options(url: str) -> list[str]:
         "--set", f"experiment.name={NAME}",
         "--set", f"tracking.uri={url}",
         "--set", "tracking.http_retries=0",
-        "--set", "tracking.http_timeout_s=5",
+        "--set", "tracking.http_timeout_seconds=5",
         "--set", f"search.num_samples={TRIALS}",
         "--set", "search.seed_grid=none",
         "--set", "search.sampler=random",

@@ -264,7 +264,8 @@ def _synthetic_table():
 
 
 def _synthetic_config(sampler: str, scheduler: str, seed_grid: str = "none"):
-    from search.config import ExperimentConfig, SearchConfig
+    from experiment.config import ExperimentConfig
+    from experiment.search_settings import SearchConfig
 
     search = SearchConfig(
         sampler=sampler,
@@ -306,7 +307,7 @@ def test_replay_evaluates_the_seed_grid_first_in_its_order_as_the_search_does():
 
 
 def test_replay_and_search_build_the_same_rung_rule_from_the_config():
-    from search.config import load_config
+    from experiment.config import load_config
     from search.moasha import rung_settings
 
     config = load_config(

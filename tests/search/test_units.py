@@ -8,7 +8,7 @@ import optuna
 import pytest
 from ray import tune
 
-from search.config import load_config
+from experiment.config import load_config
 from search.searcher import ConstrainedOptunaSearch
 from search.space import (
     CONSTRAINT_ATTR,
