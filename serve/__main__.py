@@ -68,7 +68,12 @@ def main(argv: list[str] | None = None) -> None:
     log.info("serving %s of search %s on http://%s:%d/v1 (rating page: /rate)",
              ", ".join(engine.available), args.search, args.host, args.port)  # fmt: skip
     app = create_app(
-        engine, store, api_key=api_key, max_new_tokens=args.max_new_tokens, secure_cookies=args.secure_cookies
+        engine,
+        store,
+        args.search,
+        api_key=api_key,
+        max_new_tokens=args.max_new_tokens,
+        secure_cookies=args.secure_cookies,
     )
     try:
         uvicorn.run(app, host=args.host, port=args.port, log_level="info")

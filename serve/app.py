@@ -15,6 +15,7 @@ from serve.rating import rating_router
 def create_app(
     engine: AdapterEngine,
     store: RatingStore,
+    search: str,
     *,
     api_key: str | None = None,
     max_new_tokens: int = 256,
@@ -23,7 +24,7 @@ def create_app(
     # No interactive docs: they would load scripts from a CDN, and the schema is OpenAI's.
     app = FastAPI(title="lorapareto serve", docs_url=None, redoc_url=None, openapi_url=None)
     app.include_router(api_router(engine, max_new_tokens, api_key))
-    app.include_router(rating_router(store, secure_cookies))
+    app.include_router(rating_router(store, search, secure_cookies))
 
     @app.exception_handler(ApiError)
     async def api_error(_request: Request, err: ApiError) -> JSONResponse:

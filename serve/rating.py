@@ -43,7 +43,7 @@ def csrf_token(session_id: str) -> str:
     return hmac.new(session_id.encode(), b"lorapareto-rating-form", hashlib.sha256).hexdigest()
 
 
-def rating_router(store: RatingStore, secure_cookies: bool = False) -> APIRouter:
+def rating_router(store: RatingStore, search: str, secure_cookies: bool = False) -> APIRouter:
     router = APIRouter(prefix="/rate")
 
     def page(name: str, status: int = 200, **values) -> HTMLResponse:
@@ -70,8 +70,8 @@ def rating_router(store: RatingStore, secure_cookies: bool = False) -> APIRouter
         return fields
 
     def question_page(session_id: str, rater_id: int, rater: str, error: str = "", status: int = 200) -> HTMLResponse:
-        done, total = store.progress(rater_id)
-        found = store.next_question(rater_id)
+        done, total = store.progress(search, rater_id)
+        found = store.next_question(search, rater_id)
         if found is None:
             return page("finished.html", rater=rater, done=done, total=total)
         question, answers = found

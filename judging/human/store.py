@@ -29,7 +29,6 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
-    func,
     select,
 )
 from sqlalchemy.engine import Engine
@@ -221,8 +220,8 @@ class RatingStore:
             return False
         return True
 
-    def next_question(self, rater_id: int) -> tuple[Question, list[Answer]] | None:
-        """The first question this rater has neither rated nor skipped."""
+    def next_question(self, search: str, rater_id: int) -> tuple[Question, list[Answer]] | None:
+        """The search's first question this rater has neither rated nor skipped."""
         with self.session() as db:
             rated = (
                 select(Answer.question_id)
@@ -232,7 +231,7 @@ class RatingStore:
             skipped = select(Skip.question_id).where(Skip.rater_id == rater_id)
             question = db.scalar(
                 select(Question)
-                .where(Question.id.not_in(rated), Question.id.not_in(skipped))
+                .where(Question.search == search, Question.id.not_in(rated), Question.id.not_in(skipped))
                 .order_by(Question.id)
                 .limit(1)
             )
@@ -241,10 +240,10 @@ class RatingStore:
             answers = list(db.scalars(select(Answer).where(Answer.question_id == question.id).order_by(Answer.id)))
             return question, answers
 
-    def progress(self, rater_id: int) -> tuple[int, int]:
-        """(questions this rater has rated or skipped, questions in all)."""
+    def progress(self, search: str, rater_id: int) -> tuple[int, int]:
+        """(the search's questions this rater has rated or skipped, its questions in all)."""
         with self.session() as db:
-            total = db.scalar(select(func.count(Question.id))) or 0
+            questions = set(db.scalars(select(Question.id).where(Question.search == search)))
             rated = set(
                 db.scalars(
                     select(Answer.question_id)
@@ -253,7 +252,7 @@ class RatingStore:
                 )
             )
             skipped = set(db.scalars(select(Skip.question_id).where(Skip.rater_id == rater_id)))
-        return len(rated | skipped), total
+        return len((rated | skipped) & questions), len(questions)
 
     def answers_of(self, question_id: int) -> list[Answer]:
         with self.session() as db:
