@@ -18,10 +18,10 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from common.errors import InputError
+from common.mlflow_names import ROLE_TAG
 from front.objectives import DEFAULT_OBJECTIVES, objectives_from_json
 from reports.study import Study
 
-ROLE_TAG = "lorapareto.role"
 MANIFEST_ARTIFACT = "corpus/manifest.json"
 REFERENCE_PARAM_PREFIX = "reference_point."
 ENVIRONMENT_TAGS = ("gpu_type", "energy_source", "corpus_hash")

@@ -96,8 +96,8 @@ def run_search(config: ExperimentConfig, address: str | None = None, resume: boo
     from corpus.pipeline import build_corpus, read_split
     from judging.panel import Panel
     from trainables.base_model import corpus_texts, resolve_base_model
+    from trainables.contract import TrialContext
     from trainables.lora import check_target_modules
-    from trainables.trainable import TrialContext
 
     name = config.experiment.name
     objectives = _objectives(config)

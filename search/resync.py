@@ -20,9 +20,10 @@ from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
 from common.errors import InputError
+from common.mlflow_names import ROLE_TAG
 from experiment.config import ExperimentConfig, flatten
 from front.objectives import Objective
-from trainables.tracking import ROLE_TAG
+from trainables.contract import ADAPTER_DIR, CHECKPOINT_DIR, JUDGE_ANSWERS, trial_params, trial_settings
 
 log = logging.getLogger(__name__)
 
@@ -121,8 +122,6 @@ def resync(config: ExperimentConfig, tracking_uri: str) -> ResyncSummary:
 
 
 def _resync_trial(client: MlflowClient, exp_id: str, parent_run_id: str, config, analysis, trial, rows, summary):
-    from trainables.trainable import trial_params, trial_settings
-
     run = _find_run(client, exp_id, trial.trial_id)
     if run is None:
         tags = {ROLE_TAG: "trial", "trial_id": trial.trial_id, "mlflow.runName": trial.trial_id,
@@ -140,7 +139,7 @@ def _resync_trial(client: MlflowClient, exp_id: str, parent_run_id: str, config,
         client.log_batch(run_id, metrics=metrics, params=fresh, tags=tags)
     summary.metrics_logged += len(metrics)
     status = FINISHED.get(trial.status)
-    if status == "FINISHED" and not client.list_artifacts(run_id, "adapter"):
+    if status == "FINISHED" and not client.list_artifacts(run_id, ADAPTER_DIR):
         summary.adapters_logged += _log_adapter(client, run_id, analysis, trial)
     if status and client.get_run(run_id).info.status != status:
         client.set_terminated(run_id, status)
@@ -180,19 +179,17 @@ def _finite(value: Any) -> bool:
 
 def _log_adapter(client: MlflowClient, run_id: str, analysis, trial) -> int:
     """The final adapter and judge answers, from the trial's last checkpoint (the trainable keeps both there)."""
-    from trainables.trainable import CHECKPOINT_DIR, JUDGE_ANSWERS
-
     checkpoint = analysis.get_last_checkpoint(trial)
     if checkpoint is None:
         log.warning("trial %s has no checkpoint; its adapter cannot be logged", trial.trial_id)
         return 0
     with tempfile.TemporaryDirectory() as folder:
         checkpoint.to_directory(folder)
-        adapter = Path(folder) / CHECKPOINT_DIR / "adapter"
+        adapter = Path(folder) / CHECKPOINT_DIR / ADAPTER_DIR
         answers = Path(folder) / CHECKPOINT_DIR / JUDGE_ANSWERS
         if answers.is_file() and JUDGE_ANSWERS not in {a.path for a in client.list_artifacts(run_id)}:
             client.log_table(run_id, data=pd.read_json(answers, orient="records"), artifact_file=JUDGE_ANSWERS)
         if not adapter.is_dir():
             return 0
-        client.log_artifacts(run_id, str(adapter), "adapter")
+        client.log_artifacts(run_id, str(adapter), ADAPTER_DIR)
     return 1

@@ -11,7 +11,8 @@ from mlflow.entities import Param, RunTag
 from mlflow.tracking import MlflowClient
 
 from common.errors import InputError
-from trainables.tracking import ROLE_TAG
+from common.mlflow_names import ROLE_TAG
+from trainables.contract import ADAPTER_DIR
 
 PROBE_TIMEOUT_SECONDS = 10.0
 
@@ -136,5 +137,5 @@ def register_adapter(client: MlflowClient, run_id: str, model_name: str) -> str:
     except MlflowException as err:
         if err.error_code != "RESOURCE_ALREADY_EXISTS":
             raise
-    source = f"{client.get_run(run_id).info.artifact_uri}/adapter"
+    source = f"{client.get_run(run_id).info.artifact_uri}/{ADAPTER_DIR}"
     return str(client.create_model_version(model_name, source=source, run_id=run_id).version)

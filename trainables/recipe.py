@@ -1,7 +1,8 @@
-"""The trial's recipe: load the base model, apply LoRA, train epoch by epoch (each reported to Tune with a
-checkpoint), then generate answers for the judge set and have the panel score them.
+"""The trial's recipe: load the base model, apply LoRA, train epoch by epoch (each reported with a checkpoint),
+then generate answers for the judge set and have the panel score them.
 
-Ray and MLflow calls stay at this edge; the recipe's stages are plain functions in this package.
+It knows neither Ray nor MLflow: the caller hands it a `report` callable (Tune, at the edge in
+trainables/trainable.py) and a `log` (the trial's MLflow run), both typed in trainables/contract.py.
 """
 
 from __future__ import annotations
@@ -20,14 +21,23 @@ import torch
 from common.atomic import write_text
 from judging.panel import JudgeItem, Panel
 from trainables.base_model import corpus_texts, load_base_model, load_tokenizer, resolve_base_model
+from trainables.contract import (
+    ADAPTER_DIR,
+    CHECKPOINT_DIR,
+    JUDGE_ANSWERS,
+    Report,
+    TrialContext,
+    TrialLog,
+    TrialMetrics,
+    trial_params,
+    trial_settings,
+)
 from trainables.data import Example, encode_rows
 from trainables.energy import EnergyMeter
 from trainables.generate import generate_answers
 from trainables.lora import apply_lora, load_adapter, trainable_parameters
 from trainables.settings import TrialSettings
-from trainables.tracking import TrialRun
 from trainables.train import LoraTrainer, peak_memory_mb, seed_everything
-from trainables.trainable import CHECKPOINT_DIR, JUDGE_ANSWERS, TrialContext, trial_params, trial_settings
 
 
 def local_base_model(context: TrialContext) -> Path:
@@ -73,15 +83,20 @@ def quiet_libraries() -> None:
     warnings.filterwarnings("ignore", category=FutureWarning, module="transformers")
 
 
-def run_trial(config: dict[str, Any], context: TrialContext, run: TrialRun) -> None:
-    from ray import tune
+def run_trial(
+    config: dict[str, Any], context: TrialContext, report: Report, log: TrialLog, resume_from: Path | None = None
+) -> None:
+    """Train and judge one sampled configuration. `resume_from`: a restored checkpoint directory to continue from.
 
+    After every epoch `report` receives the epoch's TrialMetrics and a directory holding the checkpoint (adapter,
+    trainer state and, on the last epoch, the judged answers); `log` receives params, metrics and artifacts.
+    """
     settings = trial_settings(context.defaults, config)
     seed_everything(context.seed)
     torch.set_num_threads(max(1, int(context.cpus_per_trial)))
     device = _device(context.gpus_per_trial)
     origin = "paper16" if tuple(sorted(config.items())) in set(context.grid_points) else "sampler"
-    run.log_params(trial_params(settings), tags={"origin": origin, "device": str(device)})
+    log.log_params(trial_params(settings), tags={"origin": origin, "device": str(device)})
 
     base_path = local_base_model(context)
     tokenizer = load_tokenizer(base_path)
@@ -99,19 +114,14 @@ def run_trial(config: dict[str, Any], context: TrialContext, run: TrialRun) -> N
         cpu_share=min(1.0, context.cpus_per_trial / (os.cpu_count() or 1)),
     )
 
-    checkpoint = tune.get_checkpoint()
     base = load_base_model(base_path, settings.quantization, device)
-    with tempfile.TemporaryDirectory() as restore_dir:
-        if checkpoint is not None:
-            checkpoint.to_directory(restore_dir)
-            model = load_adapter(base, Path(restore_dir) / CHECKPOINT_DIR / "adapter", settings)
-        else:
-            model = apply_lora(base, settings)
-        trainer = LoraTrainer(
-            model, settings, train_examples, val_examples, tokenizer.pad_token_id, device, context.seed
-        )
-        if checkpoint is not None:
-            trainer.restore(Path(restore_dir) / CHECKPOINT_DIR)
+    if resume_from is not None:
+        model = load_adapter(base, resume_from / CHECKPOINT_DIR / ADAPTER_DIR, settings)
+    else:
+        model = apply_lora(base, settings)
+    trainer = LoraTrainer(model, settings, train_examples, val_examples, tokenizer.pad_token_id, device, context.seed)
+    if resume_from is not None:
+        trainer.restore(resume_from / CHECKPOINT_DIR)
     progress = trainer.progress
     n_trainable = trainable_parameters(model)
 
@@ -122,52 +132,52 @@ def run_trial(config: dict[str, Any], context: TrialContext, run: TrialRun) -> N
             val_loss = trainer.evaluate()
         progress.energy_train_wh += meter.windows["train"].wh
         progress.energy_eval_wh += meter.windows["eval"].wh
-        metrics: dict[str, Any] = {
-            "epoch": progress.epoch,
-            "train_loss": train_loss,
-            "val_loss": val_loss,
-            "perplexity": math.exp(min(val_loss, 50.0)),
-            "energy_wh": progress.energy_train_wh,
-            "energy_eval_wh": progress.energy_eval_wh,
-            "train_seconds": progress.train_seconds,
-            "tokens_per_second": trainer.tokens_per_second,
-            "trainable_params": n_trainable,
-            "peak_memory_mb": peak_memory_mb(device),
-        }
         final = progress.epoch == settings.epochs
-        metrics["is_final"] = final
+        probe_score = None
         if probe_rows:
             with meter.window("probe"):
-                metrics["probe_judge_score"] = _probe_score(
-                    model, tokenizer, settings, context, probe_rows, device, final
-                )
+                probe_score = _probe_score(model, tokenizer, settings, context, probe_rows, device, final)
             progress.energy_eval_wh += meter.windows["probe"].wh
+        judged = None
         if final:
             with meter.window("judge"):
                 judged = judge_model(model, tokenizer, settings, context, judge_rows, device)
-                run.log_table(judged.items, JUDGE_ANSWERS)
-                metrics.update(judged.metrics())
+                log.log_table(judged.items, JUDGE_ANSWERS)
             progress.energy_eval_wh += meter.windows["judge"].wh
-            metrics["energy_eval_wh"] = progress.energy_eval_wh
-        else:
-            metrics["judge_score"] = float("nan")
-        run.log_metrics(metrics, step=progress.epoch, tags={"energy_source": meter.source})
-        metrics.update(
-            energy_source=meter.source, mlflow_run_id=run.run_id or "", mlflow_offline=run.offline, origin=origin
+        judge = judged.metrics() if judged is not None else {}
+        metrics = TrialMetrics(
+            epoch=progress.epoch,
+            train_loss=train_loss,
+            val_loss=val_loss,
+            perplexity=math.exp(min(val_loss, 50.0)),
+            energy_wh=progress.energy_train_wh,
+            energy_eval_wh=progress.energy_eval_wh,
+            train_seconds=progress.train_seconds,
+            tokens_per_second=trainer.tokens_per_second,
+            trainable_params=n_trainable,
+            peak_memory_mb=peak_memory_mb(device),
+            is_final=final,
+            judge_score=judge.pop("judge_score", math.nan),
+            probe_judge_score=probe_score,
+            judge=judge,
+            energy_source=meter.source,
+            origin=origin,
         )
+        log.log_metrics(metrics.as_report(), step=progress.epoch, tags={"energy_source": meter.source})
         with tempfile.TemporaryDirectory() as ckpt_dir:
             trainer.save(Path(ckpt_dir) / CHECKPOINT_DIR)
-            if final:
+            if judged is not None:
                 # Kept in the checkpoint too, so --resync can log them if MLflow is unreachable now.
                 write_text(Path(ckpt_dir) / CHECKPOINT_DIR / JUDGE_ANSWERS, judged.items.to_json(orient="records"))
-                run.log_artifacts(Path(ckpt_dir) / CHECKPOINT_DIR / "adapter", "adapter")
-            tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(ckpt_dir))
+                log.log_artifacts(Path(ckpt_dir) / CHECKPOINT_DIR / ADAPTER_DIR, ADAPTER_DIR)
+            report(metrics, Path(ckpt_dir))
 
 
 def _probe_score(model, tokenizer, settings: TrialSettings, context: TrialContext, rows, device, final: bool) -> float:
     if settings.quantization == "nf4" and device.type == "cpu" and not final:
         # generate() runs under no_grad, which repacks 4-bit weights on the CPU and breaks the next training
-        # step (NOTES.md); the probe waits for the last epoch there.
+        # step (RuntimeError: a view of a leaf Variable that requires grad is used in an in-place
+        # operation; Qwen2's q/k/v biases trigger it, 8-bit is unaffected); the probe waits for the last epoch there.
         return float("nan")
     return judge_model(model, tokenizer, settings, context, rows, device).judge_score
 

@@ -18,7 +18,8 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-ROLE_TAG = "lorapareto.role"
+from common.mlflow_names import ROLE_TAG
+
 log = logging.getLogger(__name__)
 
 # MLflow's error codes for "the store did not answer" (as opposed to a request it refused, which is a bug).

@@ -155,10 +155,10 @@ def train_config(params: dict[str, Any], probe_items: int, judge_every_epoch: bo
     import torch
 
     from trainables.base_model import load_base_model
+    from trainables.contract import trial_settings
     from trainables.energy import EnergyMeter
     from trainables.lora import apply_lora
     from trainables.train import LoraTrainer, seed_everything
-    from trainables.trainable import trial_settings
 
     config: ExperimentConfig = _WORKER["config"]
     settings = trial_settings(config.training, params)

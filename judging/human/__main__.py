@@ -14,11 +14,11 @@ from pathlib import Path
 import pandas as pd
 
 from common.errors import InputError, exit_on_input_error
+from common.mlflow_names import ROLE_TAG
 from judging.human.section import write_section
 from judging.human.store import RatingStore
 from judging.human.tables import agreement_table, calibration, rated_items, rating_tables
 from judging.rubric import Rubric
-from trainables.tracking import ROLE_TAG
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
