@@ -155,9 +155,10 @@ def main() -> None:
     for pair in range(args.pairs):
         for side in ("ours", "hf_trainer") if pair % 2 == 0 else ("hf_trainer", "ours"):
             if side == "ours":
-                runs[side].append(ours(path, tokenizer, examples, settings)["tokens_per_second"])
+                run = ours(path, tokenizer, examples, settings)
             else:
-                runs[side].append(hf_trainer(path, tokenizer, examples, settings, str(work / "hf"))["tokens_per_second"])
+                run = hf_trainer(path, tokenizer, examples, settings, str(work / "hf"))
+            runs[side].append(run["tokens_per_second"])
             order.append(side)
     pair_ratios = [a / b for a, b in zip(runs["ours"], runs["hf_trainer"], strict=True)]
     ratio = statistics.median(runs["ours"]) / statistics.median(runs["hf_trainer"])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import statistics
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -105,3 +106,53 @@ class EnergyMeter:
     def source(self) -> str:
         sources = sorted({w.source for w in self.windows.values()})
         return "; ".join(sources) if sources else "none"
+
+
+@dataclass(frozen=True)
+class PowerLimitSaving:
+    """Energy a trial at a lowered GPU power limit saved against the default limit, per training token."""
+
+    trial_id: str
+    power_limit_w: int
+    wh_per_1k_tokens: float
+    default_wh_per_1k_tokens: float
+    saved_wh: float  # what the default limit would have spent on this trial's tokens, minus what it spent
+    reference: str  # "matched": default-limit trials with the same other settings; "all": every default trial
+
+
+def power_limit_savings(trials: list[dict], settings_keys: tuple[str, ...]) -> list[PowerLimitSaving]:
+    """Savings of each trial run below the default limit, from measured energy per training token.
+
+    `trials`: dicts with trial_id, gpu_power_limit_w (None at the default), energy_wh, train_tokens and the
+    hyperparameters named in `settings_keys`. The reference is the median energy per token of trials at the
+    default limit with the same other settings where there are any, else of every default-limit trial (the
+    `reference` field says which). No trial at the default limit: nothing to compare with, an empty list.
+    """
+
+    def rate(t: dict) -> float:
+        return t["energy_wh"] / t["train_tokens"] * 1000 if t.get("train_tokens") else float("nan")
+
+    def key(t: dict) -> tuple:
+        return tuple(t.get(k) for k in settings_keys)
+
+    defaults = [t for t in trials if t.get("gpu_power_limit_w") is None and rate(t) == rate(t)]
+    if not defaults:
+        return []
+    overall = statistics.median(rate(t) for t in defaults)
+    savings = []
+    for trial in trials:
+        if trial.get("gpu_power_limit_w") is None or rate(trial) != rate(trial):
+            continue
+        matched = [rate(t) for t in defaults if key(t) == key(trial)]
+        reference = statistics.median(matched) if matched else overall
+        savings.append(
+            PowerLimitSaving(
+                trial_id=str(trial["trial_id"]),
+                power_limit_w=int(trial["gpu_power_limit_w"]),
+                wh_per_1k_tokens=rate(trial),
+                default_wh_per_1k_tokens=reference,
+                saved_wh=(reference - rate(trial)) * trial["train_tokens"] / 1000,
+                reference="matched" if matched else "all",
+            )
+        )
+    return savings
