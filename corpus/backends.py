@@ -1,13 +1,14 @@
-"""The one interface every expansion backend implements: a scenario in, K question/answer pairs out."""
+"""The one interface every expansion backend implements: a scenario in, K question/answer pairs out.
+
+The implementations (corpus/templates.py, corpus/llm_expander.py) import this; corpus/expanders.py picks one.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from corpus.glossary import Glossary
 from corpus.scenarios import Scenario
-from corpus.settings import CorpusConfig
 
 
 @dataclass
@@ -29,15 +30,3 @@ class Expander(Protocol):
     generator: str
 
     def expand(self, scenario: Scenario, k: int) -> Expansion: ...
-
-
-def make_expander(cfg: CorpusConfig, glossary: Glossary, cache_root: str) -> Expander:
-    if cfg.backend == "template":
-        from corpus.templates import TemplateExpander
-
-        return TemplateExpander(glossary, seed=cfg.seed)
-    if cfg.backend == "litellm":
-        from corpus.llm_expander import LitellmExpander
-
-        return LitellmExpander(glossary, cfg.litellm, seed=cfg.seed, cache_root=cache_root)
-    raise ValueError(f"unknown corpus backend {cfg.backend!r}")

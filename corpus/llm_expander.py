@@ -2,9 +2,10 @@
 
 Replies are validated against a schema; a malformed one is repaired (code fences, surrounding prose) or
 asked for once more, then the scenario is skipped and counted. Transient failures (429, 5xx, timeouts,
-dropped connections) are retried with exponential backoff. Every parsed reply is cached on disk under a
-key of model, prompt and seed, so a rerun with the same inputs makes no calls. Tokens and cost come from
-litellm's own accounting, and a budget cap stops new calls once reached, keeping what was generated.
+dropped connections) are retried with exponential backoff (common/llm.py, shared with the judges). Every
+parsed reply is cached on disk under a key of model, prompt and seed, so a rerun with the same inputs makes
+no calls. Tokens and cost come from litellm's own accounting, and a budget cap stops new calls once reached,
+keeping what was generated.
 """
 
 from __future__ import annotations
@@ -14,15 +15,13 @@ import importlib
 import importlib.util
 import json
 import logging
-import re
 import threading
-import time
 from pathlib import Path
 
 import litellm
 from pydantic import BaseModel, Field, ValidationError
 
-from common import atomic
+from common import atomic, llm
 from corpus.backends import Expansion
 from corpus.glossary import Glossary
 from corpus.scenarios import Scenario
@@ -30,15 +29,10 @@ from corpus.settings import LitellmSettings
 
 # Bump when the prompt text changes: part of the generator name, hence of the corpus hash and cache key.
 PROMPT_VERSION = "prompt-v1"
-_TRANSIENT = (
-    litellm.RateLimitError,
-    litellm.InternalServerError,
-    litellm.ServiceUnavailableError,
-    litellm.Timeout,
-    litellm.APIConnectionError,
-)
-_BACKOFF_FIRST_SECONDS = 1.0
-_BACKOFF_MAX_SECONDS = 30.0
+# Failures retried inside a call; once retries run out they, like any other API error, skip the scenario.
+_TRANSIENT = llm.retryable_errors()
+# The first wait before a retry; it doubles each time, up to 30 s.
+BACKOFF_SECONDS = 1.0
 log = logging.getLogger(__name__)
 
 
@@ -76,13 +70,7 @@ def build_messages(glossary: Glossary, scenario: Scenario, k: int) -> list[dict[
 def parse_reply(text: str, k: int) -> list[tuple[str, str]] | None:
     """Pairs from a model reply, repairing the usual damage (code fences, prose around the JSON,
     a bare list); None when nothing valid can be recovered."""
-    text = re.sub(r"^```(?:json)?\s*|\s*```$", "", text.strip())
-    candidates = [text]
-    for opener, closer in (("{", "}"), ("[", "]")):
-        start, end = text.find(opener), text.rfind(closer)
-        if 0 <= start < end:
-            candidates.append(text[start : end + 1])
-    for candidate in candidates:
+    for candidate in llm.json_candidates(text):
         try:
             data = json.loads(candidate)
         except json.JSONDecodeError:
@@ -142,38 +130,22 @@ class LitellmExpander:
 
     def _call(self, messages: list[dict[str, str]], expansion: Expansion) -> str:
         """One completion, retried on transient errors; adds calls, tokens and cost to `expansion`."""
-        delay = _BACKOFF_FIRST_SECONDS
-        for attempt in range(self.settings.max_retries + 1):
-            expansion.calls += 1
-            try:
-                response = litellm.completion(
-                    model=self.settings.model,
-                    messages=messages,
-                    api_base=self.settings.api_base,
-                    temperature=self.settings.temperature,
-                    seed=self.seed,
-                    timeout=self.settings.timeout_seconds,
-                    drop_params=True,
-                )
-            except _TRANSIENT as err:
-                if attempt == self.settings.max_retries:
-                    raise
-                log.warning("transient %s from %s; retrying in %.1fs", type(err).__name__, self.settings.model, delay)
-                time.sleep(delay)
-                delay = min(delay * 2, _BACKOFF_MAX_SECONDS)
-                continue
-            usage = getattr(response, "usage", None)
-            expansion.prompt_tokens += getattr(usage, "prompt_tokens", 0) or 0
-            expansion.completion_tokens += getattr(usage, "completion_tokens", 0) or 0
-            try:
-                # The model name is passed again because a reply names the model without its provider prefix.
-                cost = float(litellm.completion_cost(completion_response=response, model=self.settings.model))
-            except Exception:  # litellm raises bare Exception for models without a price
-                cost = 0.0
-            expansion.cost_usd += cost
-            self._charge(cost)
-            return response.choices[0].message.content or ""
-        raise AssertionError("unreachable: the loop returns or raises")
+        spent = expansion.cost_usd
+        try:
+            return llm.complete(
+                self.settings.model,
+                messages,
+                expansion,
+                max_retries=self.settings.max_retries,
+                backoff_seconds=BACKOFF_SECONDS,
+                api_base=self.settings.api_base,
+                temperature=self.settings.temperature,
+                seed=self.seed,
+                timeout=self.settings.timeout_seconds,
+                drop_params=True,
+            )
+        finally:
+            self._charge(expansion.cost_usd - spent)
 
     def expand(self, scenario: Scenario, k: int) -> Expansion:
         expansion = Expansion()

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from common.llm import redact
 from judging.cache import JudgementCache, cache_key
-from judging.calls import CallSettings, complete, redact, response_format_for
+from judging.calls import CallSettings, complete, response_format_for
 from judging.judgement import Judgement, MalformedReply, Usage, parse_json
 from judging.prompt import prompt_hash
 from judging.rubric import Rubric

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import jsonschema
 
+from common.llm import loads_repaired
 from judging.rubric import Rubric
-
-_FENCE = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.DOTALL)
 
 
 @dataclass
@@ -60,13 +58,9 @@ class MalformedReply(ValueError):
 
 
 def parse_json(content: str | None, schema: dict[str, Any]) -> dict[str, Any]:
-    """The reply as a JSON object valid against `schema` (a ```json fence around it is tolerated)."""
-    text = (content or "").strip()
-    fenced = _FENCE.match(text)
-    if fenced:
-        text = fenced.group(1)
+    """The reply as a JSON object valid against `schema` (a ```json fence or prose around it is tolerated)."""
     try:
-        data = json.loads(text)
+        data = loads_repaired(content)
     except json.JSONDecodeError as err:
         raise MalformedReply(f"not JSON ({err.msg} at char {err.pos})") from None
     try:

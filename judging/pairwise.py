@@ -1,4 +1,5 @@
-"""Optional pairwise mode: each candidate answer against the base model's answer, asked in both orders.
+"""Pairwise mode (`judging.pairwise: true`): each candidate answer against the base model's answer, asked in
+both orders, after the rubric scores on a trial's last epoch.
 
 Judges favour whichever answer comes first (or second) often enough to move a mean; asking A-vs-B and
 then B-vs-A and counting only preferences that survive the swap removes that position bias from the
@@ -19,6 +20,7 @@ from judging.panel import JudgeItem, Panel
 from judging.prompt import PAIRWISE_SCHEMA, build_pairwise_messages
 
 OUTCOMES = ("win", "loss", "tie", "inconsistent", "failed")
+METRICS = ("judge_pairwise_win_rate", "judge_pairwise_consistency", "judge_pairwise_inconsistent")
 
 
 @dataclass
@@ -31,11 +33,8 @@ class PairwiseResult:
     items: pd.DataFrame  # one row per (item, judge): id, judge, first, swapped, outcome, error
 
     def metrics(self) -> dict[str, float]:
-        return {
-            "judge_pairwise_win_rate": self.win_rate,
-            "judge_pairwise_consistency": self.consistency,
-            "judge_pairwise_inconsistent": float(self.counts["inconsistent"]),
-        }
+        values = (self.win_rate, self.consistency, float(self.counts["inconsistent"]))
+        return dict(zip(METRICS, values, strict=True))
 
 
 def outcome(first: str | None, swapped: str | None) -> str:
@@ -51,7 +50,13 @@ def outcome(first: str | None, swapped: str | None) -> str:
     return "inconsistent"
 
 
+def unavailable() -> dict[str, float]:
+    """The pairwise metrics of a trial that had no baseline answers to compare with (the baseline failed)."""
+    return dict.fromkeys(METRICS, math.nan)
+
+
 def compare(panel: Panel, items: Sequence[JudgeItem], baseline_answers: Sequence[str]) -> PairwiseResult:
+    """Every judge of the panel on every (candidate, baseline) pair, in both orders."""
     if len(baseline_answers) != len(items):
         raise ValueError(f"{len(items)} items but {len(baseline_answers)} baseline answers")
     rubric = panel.rubric
@@ -66,7 +71,7 @@ def compare(panel: Panel, items: Sequence[JudgeItem], baseline_answers: Sequence
 
     def ask(task: tuple[str, int, int]) -> tuple[str | None, Usage, str]:
         model, i, order = task
-        data, usage, error, _ = panel.judges[model].ask_json(prompts[i][order], PAIRWISE_SCHEMA, kind="pairwise")
+        data, usage, error = panel.ask(model, prompts[i][order], PAIRWISE_SCHEMA, kind="pairwise")
         return (data["preferred"] if data else None), usage, error
 
     with ThreadPoolExecutor(max_workers=panel.max_concurrency) as pool:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -27,9 +27,6 @@ from judging.judgement import Judgement, Usage
 from judging.prompt import build_messages, neutralise
 from judging.rubric import Rubric
 from judging.settings import JudgingConfig
-
-if TYPE_CHECKING:
-    from judging.pairwise import PairwiseResult
 
 
 @dataclass(frozen=True)
@@ -120,11 +117,14 @@ class Panel:
         for model in self.models:
             probe_model(model, api_base=self._settings_for(model).api_base, settings=self._settings_for(model))
 
-    def compare(self, items: Sequence[JudgeItem], baseline_answers: Sequence[str]) -> PairwiseResult:
-        """Pairwise mode against the base model's answers, both orders; see judging.pairwise."""
-        from judging.pairwise import compare
+    def ask(
+        self, model: str, messages: list[dict[str, str]], schema: dict[str, Any], kind: str
+    ) -> tuple[dict[str, Any] | None, Usage, str]:
+        """One of the panel's judges asked for a JSON reply (cached, repaired): (reply or None, usage, error).
 
-        return compare(self, items, baseline_answers)
+        Prompt families other than the rubric (judging/pairwise.py) ask through this."""
+        data, usage, error, _ = self.judges[model].ask_json(messages, schema, kind=kind)
+        return data, usage, error
 
     def score(self, items: Sequence[JudgeItem]) -> PanelResult:
         prompts = [build_messages(self.rubric, it.question, it.reference, it.answer) for it in items]

@@ -6,8 +6,9 @@ from __future__ import annotations
 import litellm
 
 from common.errors import InputError
+from common.llm import redact
 from judging import offline
-from judging.calls import CallSettings, complete, redact
+from judging.calls import CallSettings, complete
 from judging.judgement import Usage
 
 PROBE = [{"role": "user", "content": "Reply with the word OK."}]

@@ -35,3 +35,6 @@ class JudgingConfig(BaseModel):
     max_concurrency: int = Field(4, ge=1)
     max_retries: int = Field(3, ge=0)
     timeout_seconds: float = Field(60.0, gt=0)
+    # Also compare each trial's final answers with the untuned base model's, both orders per judge, and report
+    # judge_pairwise_win_rate and judge_pairwise_consistency (twice the rubric's calls again; judging/pairwise.py).
+    pairwise: bool = False

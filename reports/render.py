@@ -15,8 +15,9 @@ from typing import Any
 import jinja2
 import pandas as pd
 
+from common.llm import redact
 from reports.analysis import ENERGY, JUDGE_SCORE, PER_JUDGE_PREFIX, VAL_LOSS, Analysis, describe_trial
-from reports.redaction import redact_settings, redact_value
+from reports.redaction import redact_settings
 from reports.study import CONFIG_COLUMNS, Study
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -30,7 +31,7 @@ def format_value(value: Any) -> str:
         return MISSING if value is None or math.isnan(value) else str(value)
     if isinstance(value, float):
         return str(int(value)) if value.is_integer() and abs(value) < 1e15 else f"{value:.4g}"
-    return redact_value(str(value))
+    return redact(str(value))
 
 
 def _energy_header(column: str, estimated: bool) -> str:
@@ -73,7 +74,7 @@ def _manifest_summary(manifest: dict[str, Any] | None) -> list[tuple[str, str]]:
     items = []
     for key, value in list(manifest.items())[:_MANIFEST_ITEMS]:
         text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
-        items.append((str(key), redact_value(text if len(text) <= 160 else text[:157] + "...")))
+        items.append((str(key), redact(text if len(text) <= 160 else text[:157] + "...")))
     return items
 
 

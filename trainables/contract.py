@@ -51,6 +51,9 @@ class TrialContext:
     tracking_http: tuple[int, int] = (2, 30)
     # Sampled configs equal to one of these came from the reference grid (tagged origin=paper16).
     grid_points: tuple[tuple[tuple[str, Any], ...], ...] = field(default_factory=tuple)
+    # The untuned model's answers to the judge set, in its order: what `judging.pairwise` compares against
+    # (empty when the baseline could not be scored).
+    baseline_answers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

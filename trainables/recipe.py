@@ -19,6 +19,7 @@ from typing import Any
 import torch
 
 from common.atomic import write_text
+from judging import pairwise
 from judging.panel import JudgeItem, Panel
 from trainables.base_model import corpus_texts, load_base_model, load_tokenizer, resolve_base_model
 from trainables.contract import (
@@ -138,13 +139,12 @@ def run_trial(
             with meter.window("probe"):
                 probe_score = _probe_score(model, tokenizer, settings, context, probe_rows, device, final)
             progress.energy_eval_wh += meter.windows["probe"].wh
-        judged = None
+        judged, judge = None, {}
         if final:
             with meter.window("judge"):
-                judged = judge_model(model, tokenizer, settings, context, judge_rows, device)
+                judged, judge = judge_final(model, tokenizer, settings, context, judge_rows, device)
                 log.log_table(judged.items, JUDGE_ANSWERS)
             progress.energy_eval_wh += meter.windows["judge"].wh
-        judge = judged.metrics() if judged is not None else {}
         metrics = TrialMetrics(
             epoch=progress.epoch,
             train_loss=train_loss,
@@ -183,7 +183,24 @@ def _probe_score(model, tokenizer, settings: TrialSettings, context: TrialContex
 
 
 def judge_model(model, tokenizer, settings: TrialSettings, context: TrialContext, rows, device):
-    """Greedy answers to the judge set, scored by the panel; returns the PanelResult."""
+    """Greedy answers to `rows`, scored by the panel; returns the PanelResult."""
+    return _panel(context).score(answer_items(model, tokenizer, settings, context, rows, device))
+
+
+def judge_final(model, tokenizer, settings: TrialSettings, context: TrialContext, rows, device):
+    """The trial's result on the judge set: the panel's PanelResult and its metrics, with the pairwise comparison
+    against the untuned model's answers where `judging.pairwise` asks for it."""
+    items = answer_items(model, tokenizer, settings, context, rows, device)
+    panel = _panel(context)
+    judged = panel.score(items)
+    metrics = judged.metrics()
+    if context.judging.pairwise:
+        versus = context.baseline_answers
+        metrics.update(pairwise.compare(panel, items, versus).metrics() if versus else pairwise.unavailable())
+    return judged, metrics
+
+
+def answer_items(model, tokenizer, settings: TrialSettings, context: TrialContext, rows, device) -> list[JudgeItem]:
     answers = generate_answers(
         model,
         tokenizer,
@@ -194,12 +211,14 @@ def judge_model(model, tokenizer, settings: TrialSettings, context: TrialContext
         device=device,
         max_prompt_len=settings.max_seq_len,
     )
-    panel = Panel.from_config(context.judging, cache_dir=Path(context.cache_dir) / "judge")
-    items = [
+    return [
         JudgeItem(id=str(r["id"]), question=r["question"], reference=r["answer"], answer=a)
         for r, a in zip(rows, answers, strict=True)
     ]
-    return panel.score(items)
+
+
+def _panel(context: TrialContext) -> Panel:
+    return Panel.from_config(context.judging, cache_dir=Path(context.cache_dir) / "judge")
 
 
 def score_base_model(context: TrialContext) -> dict[str, Any]:

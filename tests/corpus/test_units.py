@@ -195,7 +195,7 @@ def call_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "calls.log"
     path.touch()
     monkeypatch.setenv("FAKE_LLM_CALL_LOG", str(path))
-    monkeypatch.setattr(llm_expander, "_BACKOFF_FIRST_SECONDS", 0.01)
+    monkeypatch.setattr(llm_expander, "BACKOFF_SECONDS", 0.01)
     return path
 
 

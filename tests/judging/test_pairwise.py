@@ -10,7 +10,7 @@ import litellm
 import pytest
 
 from judging import offline
-from judging.pairwise import outcome
+from judging.pairwise import compare, outcome
 from judging.panel import JudgeItem, Panel
 from tests.helpers import FIXTURES
 
@@ -32,9 +32,9 @@ def test_outcome_table(first, swapped, expected):
 
 
 def test_offline_judge_prefers_the_correct_answer_in_both_orders():
-    result = Panel([offline.MODEL]).compare(items("correct"), [r["garbled"] for r in ROWS])
+    result = compare(Panel([offline.MODEL]), items("correct"), [r["garbled"] for r in ROWS])
     assert result.counts["win"] == len(ROWS) and result.win_rate == 1.0 and result.consistency == 1.0
-    reverse = Panel([offline.MODEL]).compare(items("unrelated"), [r["correct"] for r in ROWS])
+    reverse = compare(Panel([offline.MODEL]), items("unrelated"), [r["correct"] for r in ROWS])
     assert reverse.win_rate == 0.0
     assert result.usage["calls"] == 2 * len(ROWS)
 
@@ -51,7 +51,7 @@ def test_position_biased_judge_counts_nothing(monkeypatch):
         return real(**{**kwargs, "mock_response": json.dumps({"preferred": "A", "rationale": "first"})})
 
     monkeypatch.setattr(litellm, "completion", always_first)
-    result = Panel(["gpt-4o"]).compare(items("correct")[:3], [r["garbled"] for r in ROWS[:3]])
+    result = compare(Panel(["gpt-4o"]), items("correct")[:3], [r["garbled"] for r in ROWS[:3]])
     assert result.counts["inconsistent"] == 3 and result.counts["win"] == 0
     assert math.isnan(result.win_rate) and result.consistency == 0.0
     # Both orders really were asked: the candidate appears once as answer A and once as answer B.
@@ -62,4 +62,4 @@ def test_position_biased_judge_counts_nothing(monkeypatch):
 
 def test_baseline_count_must_match():
     with pytest.raises(ValueError, match="baseline"):
-        Panel([offline.MODEL]).compare(items("correct"), ["only one"])
+        compare(Panel([offline.MODEL]), items("correct"), ["only one"])
