@@ -1,72 +1,82 @@
-"""Replace personal data in free text with typed placeholders (<EMAIL>, <PHONE>, <CARD>, <IBAN>, <IMEI>, ...).
+"""Replace personal data in support text with placeholders that say what was there (<NAME_1>, <IMEI_1>, ...).
 
-Detection leans on well-kept validators rather than bare regexes: libphonenumber (the `phonenumbers`
-port) for phone numbers and MSISDNs, python-stdnum for IBAN mod-97, IMEI and Luhn check digits, and
-Faker's per-locale first/last-name lists as a name gazetteer. Presidio was tried first: its pattern
-recognizers work offline, but its NER needs a spaCy model that cannot be downloaded here, and importing
-it pulls in transformers and torch (7 s of CPU per Ray worker, more than a whole local corpus build).
+Two halves. Identifiers with a structure are found by validators: libphonenumber (`phonenumbers`) for phone
+numbers, python-stdnum for IBAN mod-97 and the Luhn digit of cards, IMEIs and ICCIDs. A customer's typo is
+still their device's identifier, so a number right after its cue word ("IMEI", "ICCID", "account number",
+"customer ID") is taken whatever its check digit. Names, street addresses, postcodes and dates of birth need
+context, which a token classifier over MiniLM reads (corpus/pii_model.py); a date next to a birth cue and the
+postcode formats with a fixed shape (UK, Irish Eircode, Canadian) are also taken by rule.
+
+Placeholders are numbered per kind within a ticket (`scrub_ticket`): the same person is <NAME_1> in the
+question and in the answer ("Maria Lopez", then "Maria", then "Ms Lopez"), a second person <NAME_2>; the same
+phone number written twice is one <PHONE_1>. Every kind is numbered, so a tuned model learns where a value
+goes and whether two mentions are the same one, never the value. `scrub(text)`, for a text without a ticket
+(the synthetic corpus), writes the kind alone: <NAME>.
 """
 
 from __future__ import annotations
 
-import importlib
 import ipaddress
 import re
 from collections import Counter
-from collections.abc import Iterator
-from dataclasses import dataclass
-from functools import cache
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 
 import phonenumbers
-from stdnum import iban, imei, luhn
+from stdnum import iban, luhn
 
-# Placeholder per kind; the order breaks ties when two kinds claim the same span with equal confidence
-# (an IMEI is also a Luhn-valid 15-digit number, an ICCID a 19-digit one).
-PLACEHOLDERS = {
-    "EMAIL": "<EMAIL>",
-    "IBAN": "<IBAN>",
-    "ICCID": "<ICCID>",
-    "IMEI": "<IMEI>",
-    "CARD": "<CARD>",
-    "PHONE": "<PHONE>",
-    "IP": "<IP>",
-    "NAME": "<NAME>",
-}
-_PRIORITY = {kind: rank for rank, kind in enumerate(PLACEHOLDERS)}
-_PHONE_REGIONS = ("GB", "US", "IE", "DE", "FR", "ES", "IT", "NL", "AU", "IN")
-_NAME_LOCALES = (
-    "en_US", "en_GB", "en_IE", "en_IN", "en_NG", "de_DE", "fr_FR", "es_ES", "es_MX", "it_IT", "nl_NL",
-    "pl_PL", "pt_BR", "pt_PT", "sv_SE", "da_DK", "no_NO", "fi_FI", "tr_TR", "ro_RO", "cs_CZ", "hu_HU",
+# Order breaks ties between kinds claiming the same span with equal confidence: the more specific first.
+KINDS = (
+    "EMAIL", "IBAN", "ICCID", "IMEI", "CARD", "ACCOUNT", "CUSTOMER_ID", "DATE_OF_BIRTH", "PHONE", "IP",
+    "POSTCODE", "ADDRESS", "NAME",
 )  # fmt: skip
-# Capitalised words that appear in the name lists but, in support text, mostly are not names.
-_NOT_NAMES = frozenset(
-    """will may mark bill june april august grant rich chance faith hope joy page price long young case bank
-    sim phone mobile data call calls text network signal home abroad business account support team thanks
-    line lines cell port number code pin puk hotspot fair router fibre wifi roaming contract plan billing
-    thank hello hi dear regards best kind cheers sorry please yes no ok okay apple samsung google android
-    iphone pixel galaxy monday tuesday wednesday thursday friday saturday sunday january february march july
-    september october november december english french german spanish internet broadband credit card debit
-    service customer agent manager mr mrs ms miss dr sir madam street road avenue lane close drive court
-    park hill green new old north south east west summer winter autumn spring dawn sky ray royal king queen
-    prince major general else more my noone per us the this that it he she we they you i a an""".split()
-)
-_TITLE = r"(?:mr|mrs|ms|miss|dr)\.?"
-_NAME_WORDS = r"([A-Z][\w'’-]+(?:\s+[A-Z][\w'’-]+){0,2})"
-# Cues after which a capitalised word is taken as a name even if the gazetteer does not know it.
-_CUE_STRONG = re.compile(
-    rf"(?i:\bmy name is|\bname\s*:|\bdear(?:\s+{_TITLE})?|\bregards,?|\bthanks,|\bcheers,|\bsigned,?|"
-    rf"\bsincerely,?|\b{_TITLE})\s+{_NAME_WORDS}"
-)
-# Cues that also precede ordinary words ("I'm Travelling"), so the first word must be a known first name.
-_CUE_WEAK = re.compile(r"(?i:\bI am|\bI'm|\bI’m|\bthis is|\bspeak to|\bask for|\bcalled)\s+" + _NAME_WORDS)
-_CAPITALISED = re.compile(r"\b[A-Z][a-z'’-]*[a-z]\b|\b[A-Z][a-z]+[A-Z][a-z]+\b")
+PLACEHOLDERS = {kind: f"<{kind}>" for kind in KINDS}
+_PRIORITY = {kind: rank for rank, kind in enumerate(KINDS)}
+MODEL_KINDS = frozenset({"NAME", "ADDRESS", "POSTCODE", "DATE_OF_BIRTH"})
+# A model span below this mean token probability is not replaced (dev split: see corpus/pii_train.py).
+MODEL_THRESHOLD = 0.5
+
+_PHONE_REGIONS = ("GB", "US", "IE", "DE", "FR", "ES", "IT", "NL", "IN", "AU", "BR", "NG")
 _EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
-_DIGIT_RUN = re.compile(r"(?<![\w+])\+?\d(?:[ -]?\d){6,19}(?!\w)")
-_IBAN_START = re.compile(r"\b[A-Z]{2}\d{2}(?=[ ]?[A-Z0-9])")
+_IBAN_START = re.compile(r"\b[A-Za-z]{2}\d{2}(?=[ ]?[A-Za-z0-9])")
+_DIGIT_RUN = re.compile(r"(?<![\w+])\+?\d(?:[ -]?\d){5,22}(?![\w-]*\d)")
 _IPV4 = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}\b")
-_CARD_WORDS = ("card", "visa", "amex", "american express", "mastercard", "debit", "credit")
-_PHONE_WORDS = ("msisdn", "line", "number", "phone", "mobile", "call", "text me", "whatsapp")
-_HAS_DIGITS_7 = re.compile(r"\d(?:[\s().+-]*\d){6}")
+# Cue words close before a number (at most `_CUE_GAP` characters of other words between: "the IMEI on my
+# receipt is 3520...").
+_CUE_GAP = 32
+_CUES = {
+    "IMEI": re.compile(r"(?i)\bimei\b"),
+    "ICCID": re.compile(r"(?i)\b(?:iccid|sim (?:card )?(?:number|no\.?|serial))\b"),
+    "ACCOUNT": re.compile(r"(?i)\b(?:account|acct|acc|a/c)\.?(?:\s*(?:number|no\.?|num|#))?\b"),
+    "CUSTOMER_ID": re.compile(r"(?i)\b(?:customer|client|cust)\.?\s*(?:number|no\.?|id|ref(?:erence)?|#)"),
+    "CARD": re.compile(r"(?i)\b(?:card|visa|amex|american express|mastercard|debit|credit)\b"),
+    "PHONE": re.compile(r"(?i)\b(?:phone|mobile|msisdn|landline|call|text|number|whatsapp|tel)\b"),
+}
+_NOT_PHONE = re.compile(r"(?i)\b(?:order|invoice|ref|reference|ticket|case|tracking)\b")
+# An identifier after a customer/account cue may carry letters and dashes: "CX-882190", "77-310-5542".
+_CUE_TOKEN = re.compile(r"[:#]?\s*(?:is\s+)?([A-Za-z]{0,4}[-/]?\d[\dA-Za-z]*(?:[- /]\d[\dA-Za-z]*)*)")
+_MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|"
+          r"oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)")  # fmt: skip
+_DAY = r"\d{1,2}(?:st|nd|rd|th)?"
+_DATE = re.compile(
+    rf"(?i)\b(?:\d{{4}}-\d{{1,2}}-\d{{1,2}}|\d{{1,2}}[/.-]\d{{1,2}}[/.-](?:\d{{4}}|\d{{2}})|"
+    rf"{_DAY}(?:\s+of)?\s+{_MONTH}\.?,?\s+\d{{2,4}}|{_MONTH}\.?\s+{_DAY},?\s+\d{{4}})\b"
+)
+_BIRTH_CUE = re.compile(
+    r"(?i)\b(?:born|birth|birthday|dob|d\.o\.b\.?|date of birth|birth date|fecha de nacimiento|geburtsdatum|"
+    r"date de naissance|data di nascita)\b"
+)
+_POSTCODE_SHAPES = re.compile(
+    r"\b(?:[A-Z]{1,2}\d[A-Z\d]?\s?\d[ABD-HJLNP-UW-Z]{2}|[AC-FHKNPRTV-Y]\d{2}\s?[0-9AC-FHKNPRTV-Y]{4}|"
+    r"[ABCEGHJ-NPRSTVXY]\d[ABCEGHJ-NPRSTV-Z]\s?\d[ABCEGHJ-NPRSTV-Z]\d)\b"
+)
+# Words around a name in greetings and sign-offs that the model, on phrasings it did not train on, sometimes
+# tags with it (seen on the dev split: "Hiya", "Good afternoon", "Speak soon").
+_NOT_NAME_WORDS = frozenset(
+    """hi hiya hey hello dear good morning afternoon evening night soon thanks thank you cheers regards best
+    wishes kind sincerely yours team support agent customer sir madam all there mr mrs ms miss dr""".split()
+)
+_HAS_DIGITS_6 = re.compile(r"\d(?:[\s().+-]*\d){5}")
 
 
 @dataclass(frozen=True)
@@ -74,7 +84,8 @@ class Span:
     kind: str
     start: int
     end: int
-    # Confidence in [0, 1]: checksum-validated identifiers 1.0, gazetteer names lower.
+    # Confidence in [0, 1]: checksum-validated identifiers 1.0, cue-word matches 0.97, model spans their
+    # mean token probability.
     score: float
 
 
@@ -84,57 +95,92 @@ class ScrubResult:
     counts: Counter
 
 
+@dataclass
+class TicketResult:
+    """One ticket's texts with placeholders; `counts` by kind placeholder (`<NAME>`: 3 mentions)."""
+
+    texts: list[str]
+    counts: Counter
+    spans: list[list[Span]] = field(default_factory=list)
+
+
 def _digits(text: str) -> str:
     return re.sub(r"\D", "", text)
 
 
+def _nearest_cue(text: str, start: int, kinds: Sequence[str]) -> str | None:
+    """The cue kind whose word ends closest before `start`, within the gap."""
+    window = text[max(0, start - _CUE_GAP) : start]
+    # A cue speaks for the number only within its clause, and not across another kind of reference
+    # ("*#06# shows the IMEI, and reference 4901..." is an order reference).
+    window = re.split(r"[,;!?]|\.\s", window)[-1]
+    best, best_end = None, -1
+    for kind in kinds:
+        for match in _CUES[kind].finditer(window):
+            if match.end() > best_end:
+                best, best_end = kind, match.end()
+    return None if _NOT_PHONE.search(window, max(0, best_end)) else best
+
+
 def _numeric_ids(text: str) -> Iterator[Span]:
-    """Cards, IMEIs, ICCIDs and bare MSISDNs: digit runs accepted only when their check digit is right."""
+    """Cards, IMEIs, ICCIDs and account numbers in runs of digits (single spaces or dashes between)."""
     for match in _DIGIT_RUN.finditer(text):
-        raw = match.group()
+        raw, start, end = match.group(), match.start(), match.end()
         digits = _digits(raw)
-        start, end = match.span()
-        # A 15-digit Luhn-valid number is an IMEI or an American Express card; the words before it decide.
-        before = text[max(0, start - 40) : start].casefold()
-        card_context = any(word in before for word in _CARD_WORDS) and "imei" not in before
-        if len(digits) == 15 and imei.is_valid(digits):
-            yield Span("IMEI", start, end, 0.95 if card_context else 1.0)
-        if digits.startswith("89") and len(digits) in (19, 20) and luhn.is_valid(digits):
+        cue = _nearest_cue(text, start, ("IMEI", "ICCID", "ACCOUNT", "CARD", "CUSTOMER_ID"))
+        if cue == "IMEI" and 14 <= len(digits) <= 17:
+            yield Span("IMEI", start, end, 0.97)
+        elif cue == "ICCID" and 18 <= len(digits) <= 22:
+            yield Span("ICCID", start, end, 0.97)
+        elif cue == "ACCOUNT" and 6 <= len(digits) <= 18:
+            yield Span("ACCOUNT", start, end, 0.97)
+        if digits.startswith("89") and 18 <= len(digits) <= 22 and luhn.is_valid(digits):
             yield Span("ICCID", start, end, 1.0)
-        if 13 <= len(digits) <= 19 and digits[0] in "23456" and luhn.is_valid(digits):
+        if len(digits) == 15 and luhn.is_valid(digits):
+            # A Luhn-valid 15-digit number is an IMEI or an American Express card; the cue word decides.
+            yield Span("CARD" if cue == "CARD" else "IMEI", start, end, 1.0)
+        elif 13 <= len(digits) <= 19 and digits[0] in "23456" and luhn.is_valid(digits):
             yield Span("CARD", start, end, 1.0)
-        if " " not in raw and "-" not in raw and 10 <= len(digits) <= 15:
-            # An MSISDN: international form without '+', as billing systems print it.
-            try:
-                number = phonenumbers.parse("+" + digits.removeprefix("00"))
-            except phonenumbers.NumberParseException:
-                continue
-            # Bare digit runs are often order or reference numbers: only a valid number counts, unless the
-            # words before it say it is a line (as presidio's context words do).
-            phone_context = any(word in before for word in _PHONE_WORDS)
-            if phonenumbers.is_valid_number(number) or (phone_context and phonenumbers.is_possible_number(number)):
-                yield Span("PHONE", start, end, 0.9)
+
+
+def _cued_identifiers(text: str) -> Iterator[Span]:
+    """Customer and account identifiers written after their cue, letters and dashes allowed."""
+    for kind in ("CUSTOMER_ID", "ACCOUNT"):
+        for cue in _CUES[kind].finditer(text):
+            token = _CUE_TOKEN.match(text, cue.end())
+            if token and len(_digits(token.group(1))) >= 5:
+                # "customer number 99172834" is a customer number even where "number" is also an account cue.
+                yield Span(kind, token.start(1), token.end(1), 0.97 if kind == "CUSTOMER_ID" else 0.96)
 
 
 def _phones(text: str) -> Iterator[Span]:
-    # Leniency POSSIBLE, not VALID: reserved and fictional ranges (UK 07700 900xxx) still identify a line.
+    dates = [m.span() for m in _DATE.finditer(text)]
+    seen: set[tuple[int, int]] = set()
     for region in _PHONE_REGIONS:
+        # Leniency POSSIBLE, not VALID: reserved and fictional ranges (UK 07700 900xxx) still identify a line.
         for match in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.POSSIBLE):
-            # Possible-number matching also accepts short codes (112, "24 hours"); a line has 7+ digits.
-            # A bare run of 12+ digits is a reference number far more often than a national phone number;
-            # bare international numbers are left to the stricter MSISDN check.
+            span = (match.start, match.end)
             digits = _digits(match.raw_string)
-            if len(digits) >= 7 and not (match.raw_string == digits and len(digits) > 11):
-                yield Span("PHONE", match.start, match.end, 0.8)
+            if span in seen or len(digits) < 7 or any(s <= match.start < e for s, e in dates):
+                continue
+            seen.add(span)
+            before = text[max(0, match.start - _CUE_GAP) : match.start]
+            # A bare run of digits is a reference number more often than a phone number unless a cue says so.
+            bare = match.raw_string.isdigit()
+            if _NOT_PHONE.search(before) and not _CUES["PHONE"].search(before):
+                continue
+            if bare and not (_CUES["PHONE"].search(before) or phonenumbers.is_valid_number(match.number)):
+                continue
+            yield Span("PHONE", match.start, match.end, 0.9 if not bare else 0.85)
 
 
 def _ibans(text: str) -> Iterator[Span]:
     for match in _IBAN_START.finditer(text):
-        # Take the longest prefix of the following characters (single spaces allowed) that passes mod-97.
-        chars = re.match(r"(?:[ ]?[A-Z0-9]){0,30}", text[match.end() :]).group()
+        # The longest run of the following characters (single spaces allowed) that passes mod-97.
+        chars = re.match(r"(?:[ ]?[A-Za-z0-9]){0,30}", text[match.end() :]).group()
         for length in range(len(chars), 10, -1):
             candidate = match.group() + chars[:length]
-            if not candidate.endswith(" ") and iban.is_valid(candidate):
+            if not candidate.endswith(" ") and iban.is_valid(candidate.upper()):
                 yield Span("IBAN", match.start(), match.start() + len(candidate), 1.0)
                 break
 
@@ -148,54 +194,36 @@ def _ips(text: str) -> Iterator[Span]:
         yield Span("IP", match.start(), match.end(), 0.9)
 
 
-@cache
-def _name_gazetteer() -> tuple[frozenset[str], frozenset[str]]:
-    first: set[str] = set()
-    last: set[str] = set()
-    for locale in _NAME_LOCALES:
-        provider = importlib.import_module(f"faker.providers.person.{locale}").Provider
-        first.update(str(n) for n in getattr(provider, "first_names", ()))
-        last.update(str(n) for n in getattr(provider, "last_names", ()))
-    blocked = _NOT_NAMES
-    return (
-        frozenset(n for n in first if n.casefold() not in blocked and len(n) > 1),
-        frozenset(n for n in last if n.casefold() not in blocked and len(n) > 1),
-    )
+def _birth_dates(text: str) -> Iterator[Span]:
+    for match in _DATE.finditer(text):
+        # The cue must be in the same clause, with no other date between ("DOB 31 Oct 69, since 2023-03-06").
+        before = re.split(r"[.!?;)\n]\s|\n", text[max(0, match.start() - 40) : match.start()])[-1]
+        cues = list(_BIRTH_CUE.finditer(before))
+        cue = cues[-1] if cues else None
+        after = text[match.end() : match.end() + 12]
+        if (cue and not _DATE.search(before, cue.end())) or re.match(r"(?i)\W*\(?(?:dob|d\.o\.b|born)\b", after):
+            yield Span("DATE_OF_BIRTH", match.start(), match.end(), 0.98)
 
 
-def _names(text: str) -> Iterator[Span]:
-    first_names, last_names = _name_gazetteer()
-    blocked = _NOT_NAMES
-    for cue, score in ((_CUE_STRONG, 0.85), (_CUE_WEAK, 0.8)):
-        for match in cue.finditer(text):
-            words = match.group(1).split()
-            # Stop at the first ordinary word ("Dear Anna Thanks" must not swallow "Thanks").
-            kept = []
-            for word in words:
-                if word.casefold() in blocked:
-                    break
-                kept.append(word)
-            if not kept or (cue is _CUE_WEAK and kept[0] not in first_names):
-                continue
-            start = match.start(1)
-            yield Span("NAME", start, start + len(" ".join(kept)), score)
-    # Gazetteer pass: a known first name, extended over up to two following capitalised words.
-    tokens = list(_CAPITALISED.finditer(text))
-    for i, token in enumerate(tokens):
-        if token.group() not in first_names:
-            continue
-        end = token.end()
-        for nxt in tokens[i + 1 : i + 3]:
-            if text[end : nxt.start()].strip() or nxt.group().casefold() in blocked:
-                break
-            end = nxt.end()
-        yield Span("NAME", token.start(), end, 0.75 if end > token.end() else 0.6)
-    for token in tokens:
-        if token.group() in last_names and re.search(rf"(?i:\b{_TITLE})\s$", text[: token.start()][-6:]):
-            yield Span("NAME", token.start(), token.end(), 0.85)
+def _postcodes(text: str) -> Iterator[Span]:
+    for match in _POSTCODE_SHAPES.finditer(text):
+        yield Span("POSTCODE", match.start(), match.end(), 0.9)
 
 
-def _resolve_overlaps(spans: list[Span]) -> list[Span]:
+def rule_spans(text: str) -> list[Span]:
+    """Every candidate the validators and cue rules find (overlaps not yet resolved)."""
+    spans = [*_birth_dates(text), *_postcodes(text)]
+    if "@" in text:
+        spans += [Span("EMAIL", m.start(), m.end(), 1.0) for m in _EMAIL.finditer(text)]
+    # Cheap gates first: libphonenumber's matcher costs far more than these regexes.
+    if _HAS_DIGITS_6.search(text):
+        spans += [*_numeric_ids(text), *_cued_identifiers(text), *_phones(text), *_ips(text)]
+    if _IBAN_START.search(text):
+        spans += list(_ibans(text))
+    return spans
+
+
+def resolve_overlaps(spans: list[Span]) -> list[Span]:
     """Keep the best of overlapping spans (score, then kind priority, then length), in text order."""
     ranked = sorted(spans, key=lambda s: (-s.score, _PRIORITY[s.kind], s.start - s.end))
     kept: list[Span] = []
@@ -205,27 +233,98 @@ def _resolve_overlaps(spans: list[Span]) -> list[Span]:
     return sorted(kept, key=lambda s: s.start)
 
 
+def _plausible(text: str, kind: str) -> bool:
+    """Model spans that are only greeting or sign-off words ("Good afternoon", "Hiya") are not names."""
+    if kind != "NAME":
+        return True
+    return any(word not in _NOT_NAME_WORDS for word in re.findall(r"[\w'’-]+", text.casefold()))
+
+
+def _model_spans(texts: Sequence[str]) -> list[list[Span]]:
+    from corpus.pii_model import tagger
+
+    found = tagger().spans(list(texts))
+    return [
+        [
+            Span(s.kind, s.start, s.end, s.score)
+            for s in spans
+            if s.score >= MODEL_THRESHOLD and s.end > s.start and _plausible(text[s.start : s.end], s.kind)
+        ]
+        for text, spans in zip(texts, found, strict=True)
+    ]
+
+
+def find_pii_batch(texts: Sequence[str]) -> list[list[Span]]:
+    """Resolved spans per text; the model reads the whole batch at once."""
+    model = _model_spans(texts) if any(t.strip() for t in texts) else [[] for _ in texts]
+    return [resolve_overlaps(rule_spans(text) + found) for text, found in zip(texts, model, strict=True)]
+
+
 def find_pii(text: str) -> list[Span]:
-    spans: list[Span] = list(_names(text))
-    # Cheap gates first: most support text has no '@' and no run of 7 digits, and libphonenumber's
-    # matcher costs far more than these regexes.
-    if "@" in text:
-        spans += [Span("EMAIL", m.start(), m.end(), 1.0) for m in _EMAIL.finditer(text)]
-    if _HAS_DIGITS_7.search(text):
-        spans += [*_numeric_ids(text), *_phones(text), *_ips(text)]
-    if _IBAN_START.search(text):
-        spans += list(_ibans(text))
-    return _resolve_overlaps(spans)
+    return find_pii_batch([text])[0]
+
+
+def _entity_key(kind: str, value: str) -> frozenset[str] | str:
+    if kind == "NAME":
+        words = re.sub(r"['’]s\b", "", value.casefold()).replace(".", " ").split()
+        return frozenset(w for w in words if w not in {"mr", "mrs", "ms", "miss", "dr", "mx"})
+    if kind in ("EMAIL", "ADDRESS", "POSTCODE", "DATE_OF_BIRTH"):
+        return " ".join(re.sub(r"[^\w]", " ", value.casefold()).split())
+    return re.sub(r"[^0-9A-Za-z]", "", value).upper()
+
+
+class _Numbering:
+    """Numbers entities per kind within one ticket; a name matches an earlier one it is part of."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, list[frozenset[str] | str]] = {}
+
+    def number(self, kind: str, value: str) -> int:
+        key = _entity_key(kind, value)
+        known = self.seen.setdefault(kind, [])
+        for i, other in enumerate(known):
+            if key == other or (kind == "NAME" and key and other and (key <= other or other <= key)):
+                if kind == "NAME" and other < key:
+                    known[i] = key  # "Maria" first, then "Maria Lopez": remember the fuller name
+                return i + 1
+        known.append(key)
+        return len(known)
+
+
+def _apply(text: str, spans: list[Span], numbering: _Numbering | None) -> tuple[str, Counter]:
+    counts: Counter = Counter()
+    pieces, cursor = [], 0
+    for span in spans:
+        suffix = f"_{numbering.number(span.kind, text[span.start : span.end])}" if numbering else ""
+        pieces += [text[cursor : span.start], f"<{span.kind}{suffix}>"]
+        counts[PLACEHOLDERS[span.kind]] += 1
+        cursor = span.end
+    pieces.append(text[cursor:])
+    return "".join(pieces), counts
+
+
+def scrub_tickets(tickets: Sequence[Sequence[str]]) -> list[TicketResult]:
+    """Scrub many tickets (each a sequence of texts: question, answer) in one model batch."""
+    flat = [text for ticket in tickets for text in ticket]
+    spans = find_pii_batch(flat)
+    results, cursor = [], 0
+    for ticket in tickets:
+        numbering, counts, texts = _Numbering(), Counter(), []
+        ticket_spans = spans[cursor : cursor + len(ticket)]
+        for text, found in zip(ticket, ticket_spans, strict=True):
+            scrubbed, text_counts = _apply(text, found, numbering)
+            texts.append(scrubbed)
+            counts.update(text_counts)
+        results.append(TicketResult(texts, counts, ticket_spans))
+        cursor += len(ticket)
+    return results
+
+
+def scrub_ticket(*texts: str) -> TicketResult:
+    return scrub_tickets([texts])[0]
 
 
 def scrub(text: str) -> ScrubResult:
-    counts: Counter = Counter()
-    pieces = []
-    cursor = 0
-    for span in find_pii(text):
-        placeholder = PLACEHOLDERS[span.kind]
-        pieces += [text[cursor : span.start], placeholder]
-        counts[placeholder] += 1
-        cursor = span.end
-    pieces.append(text[cursor:])
-    return ScrubResult("".join(pieces), counts)
+    """One text with no ticket around it: placeholders carry the kind only (<NAME>)."""
+    scrubbed, counts = _apply(text, find_pii(text), None)
+    return ScrubResult(scrubbed, counts)
