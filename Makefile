@@ -22,8 +22,10 @@ install-dev: $(VENV)/.installed-dev
 demo: $(VENV)/.installed
 	$(PY) -m search.run --preset local
 
+# ruff, then the import-cycle check (files and packages; scripts/check_imports.py).
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
+	$(PY) scripts/check_imports.py
 
 # The report test opens the HTML in headless Chromium (Debian's package); install it where we can.
 chromium:

@@ -19,10 +19,13 @@ import pandas as pd
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
-from common.errors import InputError
 from common.mlflow_names import ROLE_TAG
 from experiment.config import ExperimentConfig, flatten
 from front.objectives import Objective
+from search.front_table import compute_front, trial_table
+from search.recording import finish_in_mlflow, read_baseline, record_baseline, write_front_files
+from search.storage import check_resumable, experiment_path, reports_dir
+from search.tracking import check_reachable, experiment_id, find_parent_run, start_parent_run
 from trainables.contract import ADAPTER_DIR, CHECKPOINT_DIR, JUDGE_ANSWERS, trial_params, trial_settings
 
 log = logging.getLogger(__name__)
@@ -63,21 +66,12 @@ class ResyncSummary:
         return text
 
 
-def experiment_path(config: ExperimentConfig) -> str:
-    storage = config.search.storage_path
-    if storage and "://" in storage:
-        return f"{storage.rstrip('/')}/{config.experiment.name}"
-    return str(Path(storage or "ray_results").resolve() / config.experiment.name)
-
-
 def load_analysis(config: ExperimentConfig):
     """Tune's stored record of search `config.experiment.name` (local path or shared storage URI)."""
     from ray.tune import ExperimentAnalysis
 
-    path = experiment_path(config)
-    if "://" not in path and not Path(path).is_dir():
-        raise InputError("--resync", None, f"no search named {config.experiment.name!r} under {Path(path).parent}")
-    return ExperimentAnalysis(path)
+    check_resumable(config, "--resync")
+    return ExperimentAnalysis(experiment_path(config))
 
 
 def resync_trials(
@@ -97,9 +91,6 @@ def resync(config: ExperimentConfig, tracking_uri: str) -> ResyncSummary:
     """`--resync`: every stored trial, then the end of the search (front, report, parent run) if MLflow lacked it."""
     from ray.tune import ResultGrid
 
-    from search.recording import compute_front, finish_in_mlflow, read_baseline, record_baseline, trial_table
-    from search.tracking import check_reachable, experiment_id, find_parent_run, start_parent_run
-
     name = config.experiment.name
     analysis = load_analysis(config)
     client = check_reachable(tracking_uri)
@@ -115,9 +106,11 @@ def resync(config: ExperimentConfig, tracking_uri: str) -> ResyncSummary:
         summary.baseline_logged = True
     if summary.changed or parent.info.status != "FINISHED":
         objectives = [Objective(o.metric, o.mode) for o in config.search.objectives]
-        front = compute_front(config, trial_table(ResultGrid(analysis)), objectives)
-        finished = finish_in_mlflow(config, client, tracking_uri, exp_id, parent_run_id, front, objectives)
-        summary.report, summary.front_recorded = finished["report"], True
+        trials = trial_table(ResultGrid(analysis))
+        front = compute_front(trials, objectives, config.search.reference_point, config.search.space)
+        write_front_files(front, reports_dir(config), name)
+        _, summary.report = finish_in_mlflow(config, client, tracking_uri, exp_id, parent_run_id, front)
+        summary.front_recorded = True
     return summary
 
 

@@ -12,20 +12,20 @@ import logging
 import os
 import shlex
 import sys
-from pathlib import Path
-from typing import Any
 
-from common.atomic import ensure_writable_dir
 from common.config_file import PRESETS, available_presets
 from common.errors import exit_on_input_error
-from experiment.config import ExperimentConfig, load_config
+from experiment.config import load_config
 from experiment.search_settings import SAMPLERS
+from search.storage import check_output_dirs
+from search.summary import SearchSummary
 
 log = logging.getLogger("search.run")
 
 # The search finished and its results are safe, but MLflow lacks some of them until `--resync` runs.
 EXIT_MLFLOW_PENDING = 3
-# Set before litellm, MLflow or Tune are imported anywhere in this process or its Ray workers (see NOTES.md).
+# Set before litellm, MLflow or Tune are imported anywhere in this process or its Ray workers: litellm fetches its
+# cost map from the internet at import (with an MLflow server, that deadlocks the import), MLflow phones home.
 # Tune's warning: with one checkpoint kept per trial (CheckpointConfig(num_to_keep=1)), Tune snapshots the
 # experiment state after every checkpoint, so that --resume never points at a deleted one. That is deliberate and
 # cheap here (about 30 ms of the driver's CPU each, under a profiler), but with two trials of short epochs Tune
@@ -110,16 +110,17 @@ def main(argv: list[str] | None = None) -> int:
 
         print(resync(config, resolve_tracking_uri(config.tracking.uri)).line(args.resync), flush=True)
         return 0
-    from search.orchestrate import check_resumable, run_search
+    from search.orchestrate import run_search
+    from search.storage import check_resumable
 
     if args.resume:
         check_resumable(config)
     summary = run_search(config, address=args.address, resume=bool(args.resume))
     print_summary(summary)
-    if summary.get("mlflow_pending"):
+    if summary.mlflow_pending:
         print(
-            f"warning: MLflow at {summary['tracking_uri']} stopped answering ({summary['mlflow_pending']}). Every "
-            f"trial's results are in Tune's storage and the front in {summary['front_csv']}; once MLflow is back, "
+            f"warning: MLflow at {summary.tracking_uri} stopped answering ({summary.mlflow_pending}). Every "
+            f"trial's results are in Tune's storage and the front in {summary.front_csv}; once MLflow is back, "
             f"log them with: {sys.executable} -m search.run --resync {config.experiment.name}"
             + "".join(f" {o}" for o in _config_args(args)),
             file=sys.stderr,
@@ -135,48 +136,8 @@ def _config_args(args: argparse.Namespace) -> list[str]:
     return chosen + [f"--set {shlex.quote(o)}" for o in args.overrides]
 
 
-def check_output_dirs(config: ExperimentConfig) -> None:
-    """Every local directory the search writes to, checked before anything starts (not after the last trial)."""
-    outputs = {
-        "paths.data_dir": config.paths.data_dir,
-        "paths.cache_dir": config.paths.cache_dir,
-        "paths.reports_dir": config.paths.reports_dir,
-    }
-    storage = config.search.storage_path
-    if not storage or "://" not in storage:
-        outputs["search.storage_path"] = Path(storage or "ray_results")
-    for field, path in outputs.items():
-        ensure_writable_dir(path, field)
-
-
-def print_summary(summary: dict[str, Any]) -> None:
-    hv = summary["hypervolume"]
-    lines = [
-        "",
-        f"Search {summary['experiment']!r} finished: {summary['completed']} trials completed, "
-        f"{summary['failed']} failed, {summary['stopped']} stopped early, "
-        f"{summary['excluded']} excluded from the front (NaN objectives).",
-        f"Pareto front: {summary['front_size']} trials; hypervolume {hv:.6g} "
-        f"(reference point {summary['reference_point']}).",
-        f"Baseline (untuned base model) judge score: {summary['baseline_judge_score']:.3f}; "
-        f"best trial: {summary['best_judge_score']:.3f}.",
-        f"Energy spent by all trials: {summary['total_energy_wh']:.4g} Wh ({summary['energy_source']}).",
-        "Wall time: " + ", ".join(f"{k} {v:.1f} s" for k, v in _wall_stages(summary).items()) + ".",
-        f"Pareto table:  {summary['front_csv']}",
-        f"MLflow store:  {summary['tracking_uri']}",
-        f"Open the MLflow UI:  {sys.executable} -m mlflow ui --backend-store-uri {summary['tracking_uri']}",
-        f"Open the Optuna study:  optuna-dashboard {summary['optuna_storage']}  (pip install optuna-dashboard)",
-    ]
-    if summary.get("report"):
-        lines.append(f"Report:  {summary['report']}")
-    if summary.get("registered_model"):
-        lines.append(f"Knee adapter registered as model {summary['registered_model']}")
-    print("\n".join(lines), flush=True)
-
-
-def _wall_stages(summary: dict[str, Any]) -> dict[str, float]:
-    stages = summary.get("stage_seconds", {})
-    return {k: stages[k] for k in ("setup", "trials", "recording") if k in stages}
+def print_summary(summary: SearchSummary) -> None:
+    print("\n".join(summary.lines()), flush=True)
 
 
 if __name__ == "__main__":

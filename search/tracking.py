@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -12,6 +11,7 @@ from mlflow.tracking import MlflowClient
 
 from common.errors import InputError
 from common.mlflow_names import ROLE_TAG
+from front.objectives import objectives_to_json
 from trainables.contract import ADAPTER_DIR
 
 PROBE_TIMEOUT_SECONDS = 10.0
@@ -123,7 +123,7 @@ def child_runs(client: MlflowClient, experiment: str, parent_run_id: str) -> pd.
 def log_front(client: MlflowClient, run_id: str, trials: pd.DataFrame, front_csv: Path, objectives) -> None:
     client.log_table(run_id, data=trials.reset_index(drop=True), artifact_file="pareto/trials.json")
     client.log_artifact(run_id, str(front_csv), "pareto")
-    client.set_tag(run_id, "objectives", json.dumps([[o.metric, o.mode] for o in objectives]))
+    client.set_tag(run_id, "objectives", objectives_to_json(objectives))
 
 
 def register_adapter(client: MlflowClient, run_id: str, model_name: str) -> str:

@@ -1,4 +1,5 @@
-"""Shared fixtures: quiet, offline environment and one tiny model + corpus per test session."""
+"""The environment every test runs in: quiet and offline (no litellm cost-map fetch, no MLflow telemetry, no
+Ray token auth, no hub downloads) and one OpenMP thread per process. Shared helpers are in tests/helpers.py."""
 
 from __future__ import annotations
 

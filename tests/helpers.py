@@ -22,7 +22,7 @@ FIXTURES = ROOT / "tests" / "fixtures"
 CRITERIA = ("relevance", "grammar", "structure", "style")
 
 QUIET_ENV = {
-    "LITELLM_LOCAL_MODEL_COST_MAP": "True",  # litellm's cost-map fetch deadlocks the server's import (NOTES.md)
+    "LITELLM_LOCAL_MODEL_COST_MAP": "True",  # litellm's cost-map fetch at import deadlocks the server
     "MLFLOW_DISABLE_TELEMETRY": "true",
 }
 
@@ -63,7 +63,7 @@ class MlflowServer:
         return self
 
     def wait_healthy(self, timeout_s: float = 180) -> None:
-        """The server answers /health about 17 s after it starts on this machine (NOTES.md)."""
+        """The server answers /health about 17 s after it starts on a 2-core machine (MLflow 3.17)."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             assert self.process.poll() is None, f"mlflow server exited: {self.log.read_text()[-3000:]}"

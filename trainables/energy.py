@@ -99,9 +99,6 @@ class EnergyMeter:
         wh = cpu_seconds * watts / JOULES_PER_WH
         return EnergyWindow(wh=wh, seconds=seconds, source=f"estimate:cpu-time x {watts:g} W/core")
 
-    def total_wh(self, *names: str) -> float:
-        return sum(self.windows[n].wh for n in names if n in self.windows)
-
     @property
     def source(self) -> str:
         sources = sorted({w.source for w in self.windows.values()})

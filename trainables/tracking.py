@@ -10,7 +10,9 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +36,26 @@ def is_unreachable(err: BaseException) -> bool:
     if isinstance(err, MlflowException):
         return err.error_code in UNREACHABLE_CODES
     return isinstance(err, requests.RequestException | OSError | sqlalchemy.exc.OperationalError)
+
+
+@dataclass
+class Outage:
+    """Why MLflow did not answer inside a `tolerating_mlflow_outage` block; None while it did."""
+
+    reason: str | None = None
+
+
+@contextmanager
+def tolerating_mlflow_outage() -> Iterator[Outage]:
+    """The one rule for MLflow calls: an unreachable store is recorded (the caller goes on, its results safe in
+    Tune's storage or on disk for --resync); any other error is a bug and propagates."""
+    outage = Outage()
+    try:
+        yield outage
+    except Exception as err:
+        if not is_unreachable(err):
+            raise
+        outage.reason = f"{type(err).__name__}: {str(err).splitlines()[0][:200]}"
 
 
 def limit_http_retries(retries: int, timeout_s: int) -> None:
@@ -77,12 +99,10 @@ class TrialRun:
         """Run one MLflow call unless offline; the first unreachable error turns the rest of the trial offline."""
         if self.offline:
             return
-        try:
+        with tolerating_mlflow_outage() as outage:
             action(*args)
-        except Exception as err:
-            if not is_unreachable(err):
-                raise
-            self.offline_reason = f"{type(err).__name__}: {str(err).splitlines()[0][:200]}"
+        if outage.reason:
+            self.offline_reason = outage.reason
             log.warning(
                 "trial %s: MLflow at %s did not answer (%s); the trial goes on and its results stay in Tune's "
                 "storage for --resync",

@@ -39,7 +39,8 @@ def _raw_cluster() -> dict[str, Any]:
 
 
 def _prepared_cluster() -> dict[str, Any]:
-    """What `ray up` validates: the launcher merges defaults first (NOTES.md), then validates."""
+    """What `ray up` validates: the launcher merges defaults first (prepare_config: validating the raw YAML fails on
+    a missing internal field), then validates."""
     return prepare_config(copy.deepcopy(_raw_cluster()))
 
 

@@ -55,7 +55,7 @@ def ray_tmpdir():
     """Ray's session directory; short, because Ray's unix sockets live in it (path length limit)."""
     path = tempfile.mkdtemp(prefix="lp-mn-", dir="/tmp")
     previous = os.environ.get("RAY_TMPDIR")
-    os.environ["RAY_TMPDIR"] = path  # Cluster ignores a temp_dir argument (NOTES.md)
+    os.environ["RAY_TMPDIR"] = path  # ray.cluster_utils.Cluster ignores a temp_dir argument
     yield path
     if previous is None:
         os.environ.pop("RAY_TMPDIR", None)

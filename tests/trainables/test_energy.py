@@ -19,7 +19,7 @@ def _burn(seconds: float) -> None:
 
 
 def test_cpu_only_host_gives_labelled_nonzero_estimate():
-    # Real Zeus on this host: constructs, but has no readable counter (NOTES.md).
+    # Real Zeus on a CPU-only host: constructs, but has no readable counter (no GPU, no RAPL).
     meter = EnergyMeter(EnergyConfig(watts_per_core=10.0))
     with meter.window("train"):
         _burn(0.2)

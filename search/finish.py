@@ -1,0 +1,87 @@
+"""Stage 4 of a search: the front computed from the trials, written to disk, then recorded in MLflow with the
+report; an MLflow outage here loses nothing (the summary says `--resync` will finish it)."""
+
+from __future__ import annotations
+
+import logging
+
+import pandas as pd
+
+from experiment.config import ExperimentConfig
+from front.objectives import Objective
+from search.front_table import (
+    Front,
+    best_judge_score,
+    compute_front,
+    energy_source_label,
+    status_counts,
+    total_energy_wh,
+    trial_table,
+)
+from search.parent_run import ParentRun
+from search.prepare import Prepared
+from search.recording import build_search_report, finish_in_mlflow, record_baseline, write_front_files
+from search.resync import load_analysis, resync_trials
+from search.storage import reports_dir
+from search.summary import SearchSummary
+from search.tracking import close_orphans
+from search.tuning import Tuned
+from trainables.tracking import tolerating_mlflow_outage
+
+log = logging.getLogger(__name__)
+
+
+def finish(
+    config: ExperimentConfig, prepared: Prepared, parent: ParentRun, tuned: Tuned, objectives: list[Objective]
+) -> SearchSummary:
+    trials = trial_table(tuned.results)
+    front = compute_front(trials, objectives, config.search.reference_point, config.search.space)
+    front_csv = write_front_files(front, reports_dir(config), config.experiment.name)
+    summary = summarise(config, front, str(front_csv), prepared, tuned)
+    with tolerating_mlflow_outage() as outage:
+        _record(config, prepared.client, parent, tuned, trials)
+        summary.registered_model, summary.report = finish_in_mlflow(
+            config, prepared.client, prepared.tracking_uri, parent.experiment_id, parent.run_id, front
+        )
+    if outage.reason:
+        # Nothing is lost: the front is on disk, every trial in Tune's storage; --resync finishes the MLflow part.
+        summary.mlflow_pending = outage.reason
+        summary.report = build_search_report(config, None, front, baseline_judge_score=tuned.baseline.judge_score)
+    return summary
+
+
+def _record(config: ExperimentConfig, client, parent: ParentRun, tuned: Tuned, trials: pd.DataFrame) -> None:
+    """What MLflow may still lack when the trials end: a baseline kept during an outage, early-stopping savings,
+    trials that ran offline, and child runs a killed driver left open."""
+    if tuned.baseline.pending is not None:
+        record_baseline(client, parent.run_id, tuned.baseline.pending)
+    if tuned.scheduler is not None:
+        client.log_metric(parent.run_id, "early_stopping_energy_saved_wh", tuned.scheduler.energy_saved_wh)
+        client.log_metric(parent.run_id, "early_stopped_trials", len(tuned.scheduler.stopped))
+    offline = set()
+    if "mlflow_offline" in trials:
+        offline = set(trials.loc[trials["mlflow_offline"].eq(True), "trial_id"])
+    if offline:
+        log.warning("%d trials ran while MLflow was unreachable; logging them now", len(offline))
+        resync_trials(config, client, parent.experiment_id, parent.run_id, load_analysis(config), only=offline)
+    trial_ids = set(trials.get("trial_id", pd.Series(dtype=str)).astype(str))
+    close_orphans(client, parent.experiment_id, parent.run_id, trial_ids)
+
+
+def summarise(config: ExperimentConfig, front: Front, front_csv: str, prepared: Prepared, tuned: Tuned):
+    knee = None if front.knee is None else front.done.loc[front.knee].get("trial_id")
+    return SearchSummary(
+        experiment=config.experiment.name,
+        **status_counts(front),
+        front_size=int(len(front.rows)),
+        hypervolume=front.hypervolume,
+        reference_point=dict(config.search.reference_point),
+        front_csv=front_csv,
+        total_energy_wh=total_energy_wh(front.trials),
+        energy_source=energy_source_label(front.trials),
+        best_judge_score=best_judge_score(front),
+        knee_trial=knee,
+        tracking_uri=prepared.tracking_uri,
+        optuna_storage=tuned.optuna_storage,
+        baseline_judge_score=tuned.baseline.judge_score,
+    )
