@@ -2,8 +2,8 @@
 
 Every `import` counts, including those inside functions (a lazy import still ties the two modules together:
 it only moves the failure from import time to call time). The pipeline reads one way, so the package graph
-has an order: common -> front -> corpus -> trainables -> judging -> experiment -> search -> reports, each
-package importing only from packages earlier in that order, never back.
+has an order (printed on success; docs/architecture.md explains it), each package importing only from packages
+earlier in it, never back.
 
 Built on the standard library (`ast` for the imports, `graphlib` for the order): import-linter's contracts are
 written for the children of one root package, and this repository's packages are top-level siblings.
