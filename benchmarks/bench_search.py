@@ -38,6 +38,7 @@ import pandas as pd  # noqa: E402
 
 from benchmarks.lora_table.space import NearestConfig, config_id, distributions  # noqa: E402
 from common.atomic import write_bytes, write_json  # noqa: E402
+from common.config_file import add_set_option  # noqa: E402
 from common.errors import InputError, exit_on_input_error  # noqa: E402
 from experiment.config import ExperimentConfig, load_config  # noqa: E402
 from front.objectives import DEFAULT_OBJECTIVES  # noqa: E402
@@ -250,14 +251,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--concurrency", type=int, default=2, help="simulated workers (the local preset's 2)")
     parser.add_argument("--budget", type=float, default=2.0, help="energy budget per run, in grid16 energies")
     parser.add_argument("--strategies", default=",".join(SAMPLERS))
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="SECTION.KEY=VALUE",
-        help="override the local preset as `python -m search.run --set` does, e.g. search.seed_grid=none",
-    )
+    add_set_option(parser, "override the local preset as `python -m search.run --set` does, e.g. search.seed_grid=none")
     parser.add_argument("--out", type=Path, default=RESULTS / "search.json")
     args = parser.parse_args(argv)
     strategies = [s.strip() for s in args.strategies.split(",") if s.strip()]

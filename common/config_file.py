@@ -6,6 +6,7 @@ stage CLI that reads only its own sections (`corpus.build`) load files the same 
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -17,6 +18,13 @@ from common.errors import InputError
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 PRESETS = ("local", "paper")
 Model = TypeVar("Model", bound=BaseModel)
+
+
+def add_set_option(parser: argparse.ArgumentParser, help: str) -> None:
+    """`--set SECTION.KEY=VALUE` (repeatable) into `args.overrides`, the form `load_model` takes."""
+    parser.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE", help=help
+    )
 
 
 def available_presets() -> list[str]:

@@ -12,7 +12,7 @@ import sys
 
 from pydantic import BaseModel, ConfigDict
 
-from common.config_file import load_model
+from common.config_file import add_set_option, load_model
 from common.errors import exit_on_input_error
 from common.paths import PathsConfig
 from corpus.pipeline import MANIFEST, build_corpus
@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m corpus.build", description=__doc__)
     parser.add_argument("--preset", help="a preset under configs/ (local, paper)")
     parser.add_argument("--config", help="an experiment config YAML file")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE")
+    add_set_option(parser, "override one config value, parsed as YAML (repeatable), e.g. corpus.max_scenarios=24")
     args = parser.parse_args(argv)
     preset = args.preset if args.preset or args.config else "local"
     config = load_model(CorpusSections, preset, args.config, args.overrides)

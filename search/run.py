@@ -13,7 +13,7 @@ import os
 import shlex
 import sys
 
-from common.config_file import PRESETS, available_presets
+from common.config_file import PRESETS, add_set_option, available_presets
 from common.errors import exit_on_input_error
 from experiment.config import load_config
 from experiment.search_settings import SAMPLERS
@@ -53,14 +53,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     source.add_argument(
         "--config", metavar="FILE", help="a YAML config file (same schema as configs/local.yaml)"
     )
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="SECTION.KEY=VALUE",
-        help="override one config value, parsed as YAML (repeatable), e.g. --set search.num_samples=8",
-    )
+    add_set_option(parser, "override one config value, parsed as YAML (repeatable), e.g. --set search.num_samples=8")
     parser.add_argument(
         "--address",
         default=None,
