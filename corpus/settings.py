@@ -9,6 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 DEFAULT_GLOSSARY = PACKAGE_DIR / "glossary" / "telecom.yaml"
+# The embedded help centre (written for this project, Apache-2.0): the default articles for grounded generation.
+DEFAULT_ARTICLES = PACKAGE_DIR / "helpcentre"
 
 
 class SplitFractions(BaseModel):
@@ -73,3 +75,19 @@ class CorpusConfig(BaseModel):
     seed: int = 0
     filters: FilterSettings = FilterSettings()
     litellm: LitellmSettings = LitellmSettings()
+    # How training pairs are generated: `naive` from the glossary alone (the study's D-Naive), `grounded` from
+    # the article chunks retrieved for each scenario (D-RAG). Validation and judge pairs are always naive, so
+    # every variant is scored on the same items.
+    generation: Literal["naive", "grounded"] = "naive"
+    # Help articles for grounded generation (a folder of .md/.txt/.html); None: the embedded help centre.
+    articles: Path | None = None
+    # Article chunks retrieved per scenario (MiniLM cosine similarity) to ground its pairs.
+    retrieval_top_k: int = Field(2, ge=1, le=10)
+    # Who labels each pair conceptual or factual: `auto` is the litellm labeller when `backend` is litellm,
+    # else the offline classifier (logistic regression on MiniLM embeddings, corpus/kind.py).
+    kind_labeller: Literal["auto", "offline", "litellm"] = "auto"
+    # Share of conceptual pairs among the training rows (None: as generated). Selection happens after
+    # labelling; it never touches the val or judge rows.
+    conceptual_share: float | None = Field(None, ge=0, le=1)
+    # Training rows kept (None: all, or with `conceptual_share` the most that every share can reach).
+    train_size: int | None = Field(None, ge=1)
