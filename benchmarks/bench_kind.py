@@ -50,7 +50,8 @@ def evaluate(seed_file: Path, heldout_file: Path) -> dict:
     truth = [p.kind for p in heldout]
     correct = sum(t == p for t, p in zip(truth, predicted, strict=True))
     low, high = wilson_interval(correct, len(truth))
-    confusion = {t: {p: sum(a == t and b == p for a, b in zip(truth, predicted)) for p in KINDS} for t in KINDS}
+    pairs = list(zip(truth, predicted, strict=True))
+    confusion = {t: {p: sum(a == t and b == p for a, b in pairs) for p in KINDS} for t in KINDS}
     per_class = {}
     for kind in KINDS:
         tp = confusion[kind][kind]
@@ -93,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     atomic.write_json(args.out, result)
     low, high = result["accuracy_ci95"]
-    print(f"held-out accuracy {result['accuracy']:.3f} (95% CI {low:.3f}-{high:.3f}) on {result['heldout_pairs']} pairs")
+    n = result["heldout_pairs"]
+    print(f"held-out accuracy {result['accuracy']:.3f} (95% CI {low:.3f}-{high:.3f}) on {n} pairs")
     print(f"written: {args.out}")
     return 0
 
