@@ -324,7 +324,7 @@ def chunk_section(
         if current and len(_join(current + [piece])) > max_chars:
             chunks.append(current)
             tail = split_sentences(current[-1][0])[-1]
-            overlap = [(tail, current[-1][1])] if len(tail) <= overlap_chars and tail != current[-1][0] else []
+            overlap = [(tail, current[-1][1])] if len(tail) <= overlap_chars else []
             if overlap and len(_join(overlap + [piece])) > max_chars:
                 overlap = []
             current = overlap

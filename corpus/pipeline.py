@@ -92,7 +92,7 @@ def corpus_inputs(cfg: CorpusConfig, generator: str, labeller: str) -> dict[str,
 
 def labeller_name(cfg: CorpusConfig) -> str:
     """Who labels conceptual/factual, as recorded in the hash: the litellm labeller or the offline classifier."""
-    if cfg.kind_labeller == "litellm" or (cfg.kind_labeller == "auto" and cfg.backend == "litellm"):
+    if cfg.kind_labeller == "litellm":
         from corpus.llm_labeller import LABEL_PROMPT_VERSION
 
         return f"litellm:{cfg.litellm.model}:{LABEL_PROMPT_VERSION}"
@@ -320,6 +320,11 @@ def _reuse(out: Path, digest: str) -> CorpusBuild | None:
     return None
 
 
+def _built(out: Path, digest: str) -> CorpusBuild:
+    """The corpus this process just built, read back as published."""
+    return CorpusBuild(out, json.loads((out / MANIFEST).read_text()), digest)
+
+
 def _build_generated(cfg: CorpusConfig, data_root: Path, ray_session: _RaySession, *, train_only: bool = False):
     """Generate, scrub, filter and label one corpus (all splits, or only training scenarios for a pool)."""
     glossary = load_glossary(cfg.glossary)
@@ -364,7 +369,7 @@ def _build_generated(cfg: CorpusConfig, data_root: Path, ray_session: _RaySessio
         with publish.staged_once(out) as staging:
             manifest["files"] = _write_splits(kept, staging)
             atomic.write_json(staging / MANIFEST, manifest)
-    return _reuse(out, digest)
+    return _built(out, digest)
 
 
 def _grounding(cfg: CorpusConfig, glossary: Glossary, scenarios: list[Scenario]) -> tuple[str, dict[str, Any]]:
@@ -454,7 +459,7 @@ def _build_variant(cfg: CorpusConfig, base: CorpusBuild, pool: CorpusBuild, data
         with publish.staged_once(out) as staging:
             manifest["files"] = _write_splits(rows, staging)
             atomic.write_json(staging / MANIFEST, manifest)
-    return _reuse(out, digest)
+    return _built(out, digest)
 
 
 def _judge_digest(judge: pd.DataFrame) -> str:

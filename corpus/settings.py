@@ -83,9 +83,9 @@ class CorpusConfig(BaseModel):
     articles: Path | None = None
     # Article chunks retrieved per scenario (MiniLM cosine similarity) to ground its pairs.
     retrieval_top_k: int = Field(2, ge=1, le=10)
-    # Who labels each pair conceptual or factual: `auto` is the litellm labeller when `backend` is litellm,
-    # else the offline classifier (logistic regression on MiniLM embeddings, corpus/kind.py).
-    kind_labeller: Literal["auto", "offline", "litellm"] = "auto"
+    # Who labels each pair conceptual or factual: the offline classifier (logistic regression on MiniLM
+    # embeddings, corpus/kind.py), or the model in `litellm` (cached; a failed batch falls back to offline).
+    kind_labeller: Literal["offline", "litellm"] = "offline"
     # Share of conceptual pairs among the training rows (None: as generated). Selection happens after
     # labelling; it never touches the val or judge rows.
     conceptual_share: float | None = Field(None, ge=0, le=1)
