@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 from peft import PeftModel
@@ -198,3 +200,27 @@ def test_no_pretraining_builds_the_seeded_random_model_and_ignores_idle_settings
     saved = load_file(tiny_path / "model.safetensors")
     assert saved.keys() <= fresh.keys() and all(torch.equal(saved[k], fresh[k]) for k in saved)
     assert build_tiny_qwen2(idle, texts, tmp_path).name == tiny_path.name
+
+
+def test_pairwise_option_compares_the_final_answers_with_the_baseline(tmp_path, tiny_path):
+    from judging.settings import JudgingConfig
+    from trainables.contract import TrialContext
+    from trainables.recipe import judge_final
+    from trainables.settings import EnergyConfig, ModelConfig
+
+    rows = [{"id": str(i), **row} for i, row in enumerate(ROWS[:3])]
+    settings = TrialSettings(max_new_tokens=8, eval_batch_size=3)
+    context = TrialContext(
+        base_model_path=str(tiny_path), splits={"judge": rows}, model=ModelConfig(), defaults=settings,
+        energy=EnergyConfig(), judging=JudgingConfig(pairwise=True), tracking_uri="", experiment_name="t",
+        parent_run_id=None, cache_dir=str(tmp_path), baseline_answers=tuple(r["answer"] for r in rows),
+    )  # fmt: skip
+    model = load_base_model(tiny_path, "bf16", CPU)
+    tokenizer = load_tokenizer(tiny_path)
+    judged, metrics = judge_final(model, tokenizer, settings, context, rows, CPU)
+    assert metrics["judge_score"] == judged.judge_score
+    # The random-weight model's answers against the reference answers: every order-consistent verdict is a loss.
+    assert metrics["judge_pairwise_consistency"] > 0 and metrics["judge_pairwise_win_rate"] < 0.5
+    without = TrialContext(**{**context.__dict__, "baseline_answers": ()})
+    _, metrics = judge_final(model, tokenizer, settings, without, rows, CPU)
+    assert math.isnan(metrics["judge_pairwise_win_rate"]) and "judge_score" in metrics
