@@ -5,19 +5,20 @@ from __future__ import annotations
 
 import json
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 import yaml
 from mlflow.tracking import MlflowClient
+from pydantic import ValidationError
 
 from common.errors import InputError
+from common.mlflow_names import ROLE_TAG
 from common.paths import PathsConfig
 from corpus.settings import CorpusConfig
 from search.tracking import check_reachable, find_parent_run
 from trainables.settings import ModelConfig
-from trainables.tracking import ROLE_TAG
 
 BASE = "base"
 KNEE = "knee"
@@ -41,11 +42,21 @@ class ServedModel:
 @dataclass(frozen=True)
 class SearchSetup:
     """The sections of the search's config a server needs to rebuild its base model, and only those: a search
-    recorded under an older config schema still serves."""
+    recorded under an older config schema still serves. The corpus section is validated only when it is needed
+    (the tiny model's tokenizer, where the trained base is not on this machine)."""
 
     model: ModelConfig
-    corpus: CorpusConfig
     paths: PathsConfig
+    raw_corpus: dict = field(default_factory=dict)
+
+    def corpus(self) -> CorpusConfig:
+        try:
+            return CorpusConfig(**self.raw_corpus)
+        except ValidationError as err:
+            first = err.errors()[0]
+            raise InputError(
+                "--search", "corpus", f"the search's corpus config no longer validates ({first['msg']})"
+            ) from None
 
 
 @dataclass(frozen=True)
@@ -120,6 +131,11 @@ def _search_config(client: MlflowClient, parent_run_id: str) -> SearchSetup:
                 "--search", None, f"the search's run has no readable config.yaml ({type(err).__name__})"
             ) from None
         raw = yaml.safe_load(Path(path).read_text())
-    return SearchSetup(
-        ModelConfig(**raw.get("model", {})), CorpusConfig(**raw.get("corpus", {})), PathsConfig(**raw.get("paths", {}))
-    )
+    try:
+        return SearchSetup(
+            ModelConfig(**raw.get("model", {})), PathsConfig(**raw.get("paths", {})), raw.get("corpus", {})
+        )
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise InputError("--search", where, f"the search's config no longer validates ({first['msg']})") from None

@@ -23,7 +23,7 @@ def resolve_served_base(config: SearchSetup) -> Path:
     if config.model.base == TINY_QWEN2:
         from corpus.pipeline import build_corpus, read_split
 
-        corpus = build_corpus(config.corpus, config.paths.data_dir.resolve())
+        corpus = build_corpus(config.corpus(), config.paths.data_dir.resolve())
         texts = corpus_texts(read_split(corpus.path, "train").to_dict("records"))
     return resolve_base_model(config.model, texts, config.paths.cache_dir.resolve())
 
