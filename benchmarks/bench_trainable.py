@@ -8,7 +8,7 @@ curves are compared against. Optional variants: gradient checkpointing (tokens/s
 estimate beside the plain loop) and `torch.compile` (compile time included, then a second epoch).
 
     .venv/bin/python benchmarks/bench_trainable.py [--pairs 4] [--examples 160] [--max-seq-len 128]
-        [--variants checkpointing,compile] [--out benchmarks/results/trainable.json]
+        [--variants checkpointing,compile] [--out benchmarks/results/trainable.json] [--corpus DIR]
 """
 
 from __future__ import annotations
@@ -124,13 +124,14 @@ def main() -> None:
     parser.add_argument("--max-seq-len", type=int, default=None, help="default: the local preset's")
     parser.add_argument("--variants", default="", help="comma list of: checkpointing, compile")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/trainable.json"))
+    parser.add_argument("--corpus", type=Path, default=None, help="an already built corpus directory (skips the build)")
     args = parser.parse_args()
     # One thread: what each trial runs with (cpus_per_trial=1), and immune to OpenMP spin-waits on a busy box.
     torch.set_num_threads(1)
-    config = load_config("local")
+    config = load_config("tiny")
     work = Path(tempfile.mkdtemp(prefix="bench-trainable-"))
-    corpus = build_corpus(config.corpus, work / "data")
-    train = read_split(corpus.path, "train")
+    corpus_path = args.corpus or build_corpus(config.corpus, work / "data").path
+    train = read_split(corpus_path, "train")
     path = resolve_base_model(config.model, (train["question"] + "\n" + train["answer"]).tolist(), work / "cache")
     tokenizer = load_tokenizer(path)
     settings = TrialSettings(

@@ -58,7 +58,7 @@ def linear_cross_entropy_sum(
 def _liger_class():
     try:
         from liger_kernel.transformers.fused_linear_cross_entropy import LigerFusedLinearCrossEntropyLoss
-    except ImportError:  # liger-kernel is CUDA-only and optional (`pip install .[gpu]`)
+    except ImportError:  # liger-kernel is CUDA-only and optional (install it on CUDA machines)
         return None
     return LigerFusedLinearCrossEntropyLoss
 

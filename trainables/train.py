@@ -76,7 +76,7 @@ class LoraTrainer:
         causal_lm = causal_lm_of(model)
         if settings.gradient_checkpointing:
             # Non-reentrant: works with a frozen embedding (no input-grad hook needed) and with LoRA layers.
-            causal_lm.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+            causal_lm.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
         if _flash_attention_available(device, causal_lm):
             causal_lm.set_attn_implementation("flash_attention_2")
         if settings.compile:
@@ -188,7 +188,7 @@ def peak_memory_mb(device: torch.device) -> float:
 
 
 def _flash_attention_available(device: torch.device, causal_lm: torch.nn.Module) -> bool:
-    """FlashAttention 2 where it is installed (CUDA only, optional extra `gpu`) and the weights are 16-bit."""
+    """FlashAttention 2 where `flash-attn` is installed (CUDA only, optional) and the weights are 16-bit."""
     if device.type != "cuda" or causal_lm.dtype not in (torch.float16, torch.bfloat16):
         return False
     try:

@@ -4,41 +4,32 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from benchmarks import bench_gpu
 
 
 def test_bench_gpu_runs_every_variant_and_labels_cpu_energy_as_estimate(tmp_path):
     out = tmp_path / "gpu.json"
-    bench_gpu.main(
-        [
-            "--device",
-            "cpu",
-            "--model",
-            "tiny",
-            "--examples",
-            "24",
-            "--batch-sizes",
-            "8",
-            "--min-len",
-            "32",
-            "--max-len",
-            "64",
-            "--repeats",
-            "1",
-            "--out",
-            str(out),
-        ]
-    )
+    argv = ["--device", "cpu", "--models", "tiny", "--examples", "24", "--batch-sizes", "8", "--min-len", "32"]
+    argv += ["--max-len", "64", "--repeats", "1", "--power-limits", "default,300", "--out", str(out)]
+    bench_gpu.main(argv)
     report = json.loads(out.read_text())
-    summary = report["summary"]
-    for variant in ("bf16@8", "nf4@8", "trainer@8"):
+    assert report["command"].startswith("python -m benchmarks.bench_gpu --device cpu")
+    tiny = report["models"]["tiny"]
+    summary = tiny["summary"]
+    for variant in ("bf16@8", "nf4@8", "bf16-gc@8", "trainer@8"):
         assert summary[variant]["tokens_per_second"] > 0
         assert summary[variant]["wh_per_1k_tokens"] > 0
         assert summary[variant]["energy_source"].startswith("estimate:")
         assert summary[variant]["mfu_vs_measured_matmul"] is None  # no GPU peak to read against
+        assert summary[variant]["ratio_to_energy_floor"] is None  # an estimate is never set against the floor
+    assert tiny["skipped"] == {"unsloth": "CUDA only"}
     assert summary["ratio_ours_over_trainer_bf16@8"] > 0
-    assert report["checks"]["reload_max_abs_logit_diff_bf16"] < 1e-4
-    assert report["checks"]["reload_max_abs_logit_diff_nf4"] < 1e-4
+    assert tiny["checks"]["reload_max_abs_logit_diff_bf16"] < 1e-4
+    assert tiny["checks"]["reload_max_abs_logit_diff_nf4"] < 1e-4
+    assert "no CUDA device" in tiny["power_limits"]["refused"]
+    assert tiny["runs"]["bf16@8"][0]["micro_batch_tokens"] == 4096  # the CPU's fixed forward size
 
 
 def test_flops_per_token_counts_every_matmul_weight_of_the_model():
@@ -52,3 +43,20 @@ def test_flops_per_token_counts_every_matmul_weight_of_the_model():
     assert bench_gpu.flops_per_token(config, lora_params=0, mean_len=0) == 4 * linear
     attention = 12 * config.num_hidden_layers * config.hidden_size * 100
     assert bench_gpu.flops_per_token(config, lora_params=10, mean_len=100) == 4 * linear + 60 + attention
+
+
+def test_energy_floor_matches_the_issues_figure_for_the_half_billion_model():
+    """The issue: at 989 TFLOP/s and 700 W the 0.5B model's floor is about 0.0004 Wh per 1,000 tokens."""
+    from transformers import Qwen2Config
+
+    config = Qwen2Config(**bench_gpu.MODELS["qwen2.5-0.5b"])
+    floor = bench_gpu.floor_wh_per_1k_tokens(config, 989.4 / 700.0)
+    assert floor == pytest.approx(0.00039, rel=0.05)
+
+
+def test_unknown_model_is_refused_before_anything_runs(tmp_path, capsys):
+    with pytest.raises(SystemExit) as caught:
+        bench_gpu.main(["--device", "cpu", "--models", "tiny,qwen9", "--out", str(tmp_path / "x.json")])
+    assert caught.value.code == 2
+    assert "qwen9" in capsys.readouterr().err
+    assert not (tmp_path / "x.json").exists()
