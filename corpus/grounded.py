@@ -39,13 +39,13 @@ CONCEPTUAL_QUESTIONS = (
     "what is {term}, and how does it work?",
     "can you explain how {term} works? {situation}.",
     "why does {term} matter here? {hint}.",
-    "I don't really understand {heading_lc}. Could you explain it? {situation}.",
+    "about {term}: I don't really understand {heading_lc}. Could you explain it? {situation}.",
     "what's the idea behind {term}? {hint}.",
     "how does {term} actually work on your network? {situation}.",
 )
 FACTUAL_QUESTIONS = (
     "what exactly do I need to set or check for {term}? {hint}.",
-    "what are the exact details for {heading_lc}? {situation}.",
+    "what are the exact details on {term}, {heading_lc} in particular? {situation}.",
     "which settings, codes or limits apply to {term}? {hint}.",
     "can you give me the steps and values for {term}? {situation}.",
     "what are the specifics on {heading_lc} for {term}? {hint}.",
@@ -53,6 +53,7 @@ FACTUAL_QUESTIONS = (
 )
 # A sentence that states a specific: a digit, a menu path, a list item, a setting written as "Name: value".
 _SPECIFIC = re.compile(r"\d|>|^(?:[-*•] |\d+[.)] )|\b[A-Z][\w ]{1,30}: \S")
+_LIST_ITEM = re.compile(r"(?:[-*•] |\d+[.)] )")
 
 
 @dataclass
@@ -76,6 +77,14 @@ def extract(text: str, factual: bool, limit: int, offset: int) -> list[str]:
     if len(window) < limit:
         window += wanted[: min(start, limit - len(window))]
     return sorted(window, key=sentences.index)
+
+
+def _join_units(units: list[str]) -> str:
+    """Sentences run on with a space; a list item starts a line of its own, as the article wrote it."""
+    out = ""
+    for unit in units:
+        out += ("\n" if out and _LIST_ITEM.match(unit) else " " if out else "") + unit
+    return out
 
 
 class ExtractiveExpander:
@@ -118,7 +127,7 @@ class ExtractiveExpander:
             question = f"{greeting}{persona}{ask} {sign_off}".strip()
             sentences = extract(chunk["text"], factual, limit=rng.choice((2, 3, 4)), offset=index // 2)
             opener = rng.choice(OPENERS).format(term=scenario.term)
-            answer = f"{opener} {' '.join(sentences)}\n\n{context.advice} {rng.choice(CLOSERS)}"
+            answer = f"{opener} {_join_units(sentences)}\n\n{context.advice} {rng.choice(CLOSERS)}"
             if (question, answer) in seen:
                 continue
             seen.add((question, answer))
