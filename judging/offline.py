@@ -136,23 +136,32 @@ SCORERS: dict[str, Callable[[str, str, str], tuple[float, str]]] = {
 }
 
 
-def judge_prompt(messages: list[dict[str, Any]]) -> dict[str, Any]:
+# A judge's scoring function: (question, reference, candidate, criteria) -> (scores, rationale).
+Scorer = Callable[[str, str, str, list[str]], tuple[dict[str, float], str]]
+
+
+def reference_scores(question: str, reference: str, answer: str, criteria: list[str]) -> tuple[dict[str, float], str]:
+    unknown = [c for c in criteria if c not in SCORERS]
+    if not criteria or unknown:
+        raise CustomLLMError(status_code=400, message=f"no offline scorer for criteria {unknown or criteria}")
+    scores, notes = {}, []
+    for name in criteria:
+        scores[name], note = SCORERS[name](question, reference, answer)
+        notes.append(f"{name}: {note}")
+    return scores, "Offline proxy, not a language model. " + "; ".join(notes)
+
+
+def judge_prompt(messages: list[dict[str, Any]], score: Scorer = reference_scores) -> dict[str, Any]:
     """The JSON reply for one judging prompt, or a CustomLLMError the panel records as a failure."""
     system = next((m["content"] for m in messages if m["role"] == "system"), "")
     user = next((m["content"] for m in reversed(messages) if m["role"] == "user" and "<candidate" in m["content"]), "")
     sections = extract_sections(user)
     if set(sections) != {"question", "reference_answer", "candidate_answer"}:
         raise CustomLLMError(status_code=400, message="prompt lacks the fenced question/reference/candidate")
-    criteria = criteria_in(system)
-    unknown = [c for c in criteria if c not in SCORERS]
-    if not criteria or unknown:
-        raise CustomLLMError(status_code=400, message=f"no offline scorer for criteria {unknown or criteria}")
-    scores, notes = {}, []
-    for name in criteria:
-        score, note = SCORERS[name](sections["question"], sections["reference_answer"], sections["candidate_answer"])
-        scores[name] = score
-        notes.append(f"{name}: {note}")
-    return {"scores": scores, "rationale": "Offline proxy, not a language model. " + "; ".join(notes)}
+    scores, rationale = score(
+        sections["question"], sections["reference_answer"], sections["candidate_answer"], criteria_in(system)
+    )
+    return {"scores": scores, "rationale": rationale}
 
 
 # Closer than this on the 1-5 scale and the offline judge calls it a tie rather than invent a preference.
@@ -160,7 +169,7 @@ TIE_MARGIN = 0.05
 _WEIGHTED_CRITERION = re.compile(r"(\w+) \(([\d.]+)\)")
 
 
-def judge_pair(messages: list[dict[str, Any]]) -> dict[str, Any]:
+def judge_pair(messages: list[dict[str, Any]], score: Scorer = reference_scores) -> dict[str, Any]:
     """Pairwise reply: the answer with the higher rubric-weighted score, so the order never matters."""
     system = next((m["content"] for m in messages if m["role"] == "system"), "")
     user = next((m["content"] for m in reversed(messages) if m["role"] == "user" and "<answer_a>" in m["content"]), "")
@@ -169,14 +178,11 @@ def judge_pair(messages: list[dict[str, Any]]) -> dict[str, Any]:
         raise CustomLLMError(status_code=400, message="prompt lacks the fenced question/reference/answers")
     # The pairwise prompt names the criteria as "name (weight)"; nothing else in it has that form.
     weights = {name: float(w) for name, w in _WEIGHTED_CRITERION.findall(system)}
-    unknown = [c for c in weights if c not in SCORERS]
-    if not weights or unknown:
-        raise CustomLLMError(status_code=400, message=f"no offline scorer for criteria {unknown or list(weights)}")
     q, ref = sections["question"], sections["reference_answer"]
-    overall = {
-        side: sum(w * SCORERS[name](q, ref, sections[f"answer_{side.lower()}"])[0] for name, w in weights.items())
-        for side in ("A", "B")
-    }
+    overall = {}
+    for side in ("A", "B"):
+        scores = score(q, ref, sections[f"answer_{side.lower()}"], list(weights))[0]
+        overall[side] = sum(w * scores[name] for name, w in weights.items())
     gap = overall["A"] - overall["B"]
     preferred = "tie" if abs(gap) < TIE_MARGIN else ("A" if gap > 0 else "B")
     rationale = f"Offline proxy, not a language model. Weighted score A {overall['A']:.2f}, B {overall['B']:.2f}"
@@ -187,17 +193,33 @@ def judge_pair(messages: list[dict[str, Any]]) -> dict[str, Any]:
 PROBE_REPLY = "OK"
 
 
+def scorer_for(model: str) -> Scorer:
+    """The scoring function behind a `local/` model name (litellm passes the name without the provider)."""
+    name = model.removeprefix(f"{PROVIDER}/")
+    if name == MODEL_NAME:
+        return reference_scores
+    from judging import correctness
+
+    if name == correctness.MODEL_NAME:
+        correctness.head()  # a missing or altered head fails here, so the preflight probe reports it
+        return correctness.scores
+    raise CustomLLMError(status_code=404, message=f"no offline judge named {PROVIDER}/{name}")
+
+
 class ReferenceJudge(CustomLLM):
+    """Serves every `local/` judge: `local/reference-judge` and `local/correctness-judge`."""
+
     def completion(self, model: str, messages: list, *args: Any, **kwargs: Any) -> ModelResponse:
+        score = scorer_for(model)
         text = " ".join(str(m.get("content", "")) for m in messages)
         if "<candidate_answer>" in text:
-            content = json.dumps(judge_prompt(messages))
+            content = json.dumps(judge_prompt(messages, score))
         elif "<answer_a>" in text:
-            content = json.dumps(judge_pair(messages))
+            content = json.dumps(judge_pair(messages, score))
         else:
             content = PROBE_REPLY
         return ModelResponse(
-            model=MODEL,
+            model=f"{PROVIDER}/{model.removeprefix(f'{PROVIDER}/')}",
             choices=[{"message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
             usage={"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
         )

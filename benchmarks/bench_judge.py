@@ -1,0 +1,131 @@
+"""Judge validity on a hand-written holdout; writes benchmarks/results/judge.json.
+
+The holdout (tests/fixtures/judging/correctness_holdout.jsonl: 24 telecom questions, each with a reference, a
+paraphrase, two or three wrong-detail answers, a loop, a truncation, a polite refusal and a generic answer)
+was written by hand for this check and is never read by judging.train_judge. For each judge (the new
+`local/correctness-judge` and, as the baseline, `local/reference-judge`), through the panel's litellm path:
+
+- paraphrase vs each wrong-detail answer of the same question: share ordered right (goal >= 0.9), mean gap
+  (goal >= 1.0), and both per kind of wrong detail;
+- mean score of loops and truncations (goal <= 1.5 each), refusals and generic answers (goal <= 2.0 each),
+  paraphrases (goal >= 4);
+- the untuned SmolLM2-135M-Instruct's typical refusal against every question (goal: at most 2.0);
+- milliseconds per judgement with no cache, after the embedding model has loaded.
+
+Run: `.venv/bin/python benchmarks/bench_judge.py` from the repository root.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from common import atomic  # noqa: E402
+from judging import correctness, offline  # noqa: E402
+from judging.panel import JudgeItem, Panel  # noqa: E402
+
+HOLDOUT = REPO / "tests" / "fixtures" / "judging" / "correctness_holdout.jsonl"
+RESULTS = REPO / "benchmarks" / "results" / "judge.json"
+SMOLLM2_REFUSAL = (
+    "I'm sorry, but as a customer support assistant, I'm not equipped to provide assistance with your specific "
+    "issue. If you have any other questions, feel free to ask."
+)
+GOALS = {"pairs_ordered": 0.9, "mean_gap": 1.0, "loop": 1.5, "truncated": 1.5, "refusal": 2.0, "generic": 2.0,
+         "paraphrase": 4.0, "smollm2_refusal_max": 2.0}  # fmt: skip
+
+
+def read_holdout(path: Path = HOLDOUT) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def summarise(rows: list[dict], scores: list[float]) -> dict:
+    """Every goal's figure from one judge's scores of the holdout rows."""
+    by_kind: dict[str, list[float]] = {}
+    paraphrase = {}
+    for row, score in zip(rows, scores, strict=True):
+        by_kind.setdefault(row["kind"], []).append(score)
+        if row["kind"] == "paraphrase":
+            paraphrase[row["group"]] = score
+    gaps: dict[str, list[float]] = {}
+    for row, score in zip(rows, scores, strict=True):
+        if row["kind"].startswith("wrong_"):
+            gaps.setdefault(row["kind"], []).append(paraphrase[row["group"]] - score)
+    all_gaps = [g for values in gaps.values() for g in values]
+    mean = {kind: round(sum(v) / len(v), 3) for kind, v in sorted(by_kind.items())}
+    return {
+        "pairs": len(all_gaps),
+        "pairs_ordered": round(sum(g > 0 for g in all_gaps) / len(all_gaps), 3),
+        "mean_gap": round(sum(all_gaps) / len(all_gaps), 3),
+        "by_wrong_kind": {
+            kind: {"pairs": len(v), "ordered": round(sum(g > 0 for g in v) / len(v), 3),
+                   "mean_gap": round(sum(v) / len(v), 3)}
+            for kind, v in sorted(gaps.items())
+        },  # fmt: skip
+        "mean_score": mean,
+        "max_score": {kind: round(max(v), 2) for kind, v in sorted(by_kind.items())},
+        "min_paraphrase": round(min(by_kind["paraphrase"]), 2),
+    }
+
+
+def goals_met(summary: dict) -> dict[str, bool]:
+    mean = summary["mean_score"]
+    return {
+        "pairs_ordered": summary["pairs_ordered"] >= GOALS["pairs_ordered"],
+        "mean_gap": summary["mean_gap"] >= GOALS["mean_gap"],
+        **{kind: mean[kind] <= GOALS[kind] for kind in ("loop", "truncated", "refusal", "generic")},
+        "paraphrase": mean["paraphrase"] >= GOALS["paraphrase"],
+    }
+
+
+def judge_rows(model: str, items: list[JudgeItem]) -> tuple[list[float], float]:
+    """Scores with no cache, and the milliseconds per judgement once the embedding model is loaded."""
+    offline.embedding_model()
+    panel = Panel([model], max_concurrency=1)
+    start = time.perf_counter()
+    result = panel.score(items)
+    elapsed_ms = (time.perf_counter() - start) * 1000 / len(items)
+    return [float(v) for v in result.items["judge_score"]], round(elapsed_ms, 2)
+
+
+def main() -> int:
+    rows = read_holdout()
+    items = [JudgeItem(r["id"], r["question"], r["reference"], r["answer"]) for r in rows]
+    questions = {r["group"]: r for r in rows}
+    smol = [JudgeItem(f"{g}-smollm2", r["question"], r["reference"], SMOLLM2_REFUSAL) for g, r in questions.items()]
+    report = {}
+    for model in (correctness.MODEL, offline.MODEL):
+        scores, ms = judge_rows(model, items)
+        summary = summarise(rows, scores)
+        smol_scores, _ = judge_rows(model, smol)
+        summary["smollm2_refusal_max"] = round(max(smol_scores), 2)
+        summary["smollm2_refusal_mean"] = round(sum(smol_scores) / len(smol_scores), 2)
+        summary["goals_met"] = goals_met(summary) | {
+            "smollm2_refusal_max": summary["smollm2_refusal_max"] <= GOALS["smollm2_refusal_max"]
+        }
+        summary["ms_per_judgement"] = ms
+        report[model] = summary
+    record = {
+        "what": "judge validity on the hand-written holdout; goals from issue 23 item 2",
+        "holdout": str(HOLDOUT.relative_to(REPO)),
+        "goals": GOALS,
+        "judges": report,
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                    "note": "2 cores shared with other jobs while measured: timings are upper bounds"},
+        "command": ".venv/bin/python benchmarks/bench_judge.py",
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }  # fmt: skip
+    atomic.write_json(RESULTS, record)
+    print(json.dumps({m: {k: s[k] for k in ("pairs_ordered", "mean_gap", "mean_score", "ms_per_judgement")}
+                      for m, s in report.items()}, indent=1))  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

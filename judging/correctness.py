@@ -1,0 +1,188 @@
+"""`local/correctness-judge`: an offline judge of whether an answer is *right*, not merely close. A PROXY, NOT A
+LANGUAGE MODEL.
+
+Served by the same litellm custom provider as `local/reference-judge` (judging/offline.py), so the panel calls it
+like any remote judge. For each (question, reference, candidate) it measures transparent features
+(judging/detail_checks.py: figures, menu paths and switches that contradict the reference, refusal and
+boilerplate phrases; MiniLM similarities of the whole answer and of each sentence to the reference) and a
+multinomial logistic head trained on contrastive pairs built from the project's glossary
+(`python -m judging.train_judge`) turns them into P(correct), P(wrong detail) and P(non-answer).
+
+How the criteria are defined for this judge (every criterion is scored as an answer to *this* question):
+- relevance = 1 + 4 x P(correct) x closeness, closeness from the answer's similarity to the reference: a wrong
+  detail or a non-answer drives it to about 1;
+- grammar, structure, style: the reference judge's text features, scaled by how much of an answer there is
+  to judge (P(correct) + 0.5 P(wrong detail)): a polite refusal has fluent form but answers nothing, so its form
+  earns at most about 2; a fluent answer with a wrong instruction keeps part of its form credit;
+- a loop or an answer that stops mid-sentence is capped on every criterion (relevance and structure 1,
+  grammar and style at most 1.5).
+Deterministic: the same texts always give the same scores (rounded to one decimal).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from importlib import resources
+
+import numpy as np
+from litellm.llms.custom_llm import CustomLLMError
+
+from judging import detail_checks as dc
+from judging import offline
+from judging import text_features as tf
+
+MODEL_NAME = "correctness-judge"
+MODEL = f"{offline.PROVIDER}/{MODEL_NAME}"
+CRITERIA = ("relevance", "grammar", "structure", "style")
+CLASSES = ("correct", "wrong_detail", "non_answer")
+LABEL = "Offline proxy, not a language model (local/correctness-judge)."
+
+HEAD_FILE = "correctness_head.json"
+# sha256 of judging/data/correctness_head.json as written by `python -m judging.train_judge`.
+HEAD_SHA256 = "6c71775aa791ff671545fe2ba22a5c6d572a10e2e279f185b6118008b775cfbd"
+
+# A candidate sentence counts as stating the same thing as a reference sentence above this MiniLM cosine
+# (reworded sentences of the training pairs sit at 0.6-0.95, sentences on other steps below 0.5).
+ALIGNED_SENTENCE = 0.6
+# A sentence no reference sentence comes near (steps of another fault measured at 0.3-0.5 against these).
+UNSUPPORTED_SENTENCE = 0.5
+# Closeness of a whole answer: the reference judge's band (unrelated answers near 0.1), raised at the low
+# end because an on-topic wrong or generic answer already reaches 0.4-0.6.
+CLOSENESS_FLOOR = 0.35
+CLOSENESS_CEILING = 0.80
+
+
+def _sentences(text: str) -> list[str]:
+    return [s for line in text.splitlines() for s in tf.sentences(line) if tf.words(s)]
+
+
+def texts_to_embed(question: str, reference: str, candidate: str) -> list[str]:
+    """Every text `features` embeds, so many judgements can be embedded in one batch first."""
+    return [question, reference, candidate, *_sentences(reference), *_sentences(candidate)]
+
+
+def _cosines(texts_a: list[str], texts_b: list[str]) -> np.ndarray:
+    a = np.stack([offline.embed(t) for t in texts_a])
+    b = np.stack([offline.embed(t) for t in texts_b])
+    return a @ b.T
+
+
+def negation_flips(candidate_sentences: list[str], reference_sentences: list[str], cosines: np.ndarray) -> int:
+    """Candidate sentences that say what a reference sentence says (cosine >= ALIGNED_SENTENCE) but with the
+    negation the other way round ("never share the code" against "share the code")."""
+    flips = 0
+    for i, sentence in enumerate(candidate_sentences):
+        j = int(np.argmax(cosines[i]))
+        if cosines[i, j] >= ALIGNED_SENTENCE and dc.negated(sentence) != dc.negated(reference_sentences[j]):
+            flips += 1
+    return flips
+
+
+def features(question: str, reference: str, candidate: str) -> dict[str, float]:
+    """The head's inputs, each readable on its own (counts are clipped so one long answer cannot dominate)."""
+    offline.prefetch(texts_to_embed(question, reference, candidate))
+    cand_sents = _sentences(candidate) or [candidate]
+    ref_sents = _sentences(reference) or [reference]
+    whole = _cosines([candidate], [reference, question])[0]
+    by_sentence = _cosines(cand_sents, ref_sents)
+    support = by_sentence.max(axis=1)
+    ref_words = dc.content_words(reference)
+    coverage = len(ref_words & dc.content_words(candidate)) / len(ref_words) if ref_words else 0.0
+    return {
+        "cos_reference": float(whole[0]),
+        "cos_question": float(whole[1]),
+        "support_mean": float(support.mean()),
+        "support_min": float(support.min()),
+        "reference_covered": float(by_sentence.max(axis=0).mean()),
+        "word_coverage": coverage,
+        "length_ratio": min(2.0, len(tf.words(candidate)) / max(1, len(tf.words(reference)))),
+        "unknown_numbers": min(3, dc.unknown_numbers(candidate, reference, question)),
+        "unknown_menu_segments": min(3, dc.unknown_menu_segments(candidate, reference, question)),
+        "flipped_switches": min(3, dc.flipped_switches(candidate, reference)),
+        "negation_flips": min(3, negation_flips(cand_sents, ref_sents, by_sentence)),
+        "new_risky_actions": min(2, dc.new_risky_actions(candidate, reference)),
+        "unsupported_sentences": min(3, sum(
+            1 for text, best in zip(cand_sents, support, strict=True)
+            if best < UNSUPPORTED_SENTENCE and not dc.boilerplate_phrases(text)
+        )),  # fmt: skip
+        "refusal_phrases": min(2, dc.refusal_phrases(candidate)),
+        "boilerplate_share": min(1.0, dc.boilerplate_phrases(candidate) / len(cand_sents)),
+    }
+
+
+@functools.cache
+def head() -> dict:
+    """The trained head, refused unless its bytes are the ones this code was released with."""
+    data = resources.files("judging").joinpath("data", HEAD_FILE).read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != HEAD_SHA256:
+        # 400, not 500: a wrong file is no transient failure worth retrying.
+        raise CustomLLMError(
+            status_code=400,
+            message=f"judging/data/{HEAD_FILE} has sha256 {digest}, expected {HEAD_SHA256}: "
+            "rebuild it with `python -m judging.train_judge`",
+        )
+    return json.loads(data)
+
+
+def probabilities(values: dict[str, float]) -> dict[str, float]:
+    """Softmax of the standardised features through the head's weights, by class."""
+    h = head()
+    x = (np.array([values[name] for name in h["features"]]) - np.array(h["mean"])) / np.array(h["scale"])
+    logits = np.array(h["coef"]) @ x + np.array(h["intercept"])
+    p = np.exp(logits - logits.max())
+    p /= p.sum()
+    return dict(zip(h["classes"], (float(v) for v in p), strict=True))
+
+
+def _scale(value: float) -> float:
+    return round(min(5.0, max(1.0, value)), 1)
+
+
+def judge(question: str, reference: str, candidate: str) -> tuple[dict[str, float], str]:
+    """All four criteria and a rationale naming what moved them."""
+    grammar = offline.grammar(candidate)[0]
+    structure = offline.structure(candidate)[0]
+    style = offline.style(candidate)[0]
+    if not candidate.strip():
+        return dict.fromkeys(CRITERIA, 1.0), f"{LABEL} Empty answer."
+    loop, cut = dc.looping(candidate), dc.truncated(candidate)
+    if loop or cut:
+        what = "repeats itself" if loop else "stops mid-sentence"
+        scores = {"relevance": 1.0, "grammar": min(grammar, 1.5), "structure": 1.0, "style": min(style, 1.5)}
+        return scores, f"{LABEL} The answer {what}: every criterion capped."
+    values = features(question, reference, candidate)
+    p = probabilities(values)
+    closeness = min(1.0, max(0.0, (values["cos_reference"] - CLOSENESS_FLOOR) / (CLOSENESS_CEILING - CLOSENESS_FLOOR)))
+    credit = p["correct"] + 0.5 * p["wrong_detail"]
+    form = 0.25 + 0.75 * credit
+    scores = {
+        "relevance": _scale(1.0 + 4.0 * p["correct"] * (0.5 + 0.5 * closeness)),
+        "grammar": _scale(1.0 + (grammar - 1.0) * form),
+        "structure": _scale(1.0 + (structure - 1.0) * form),
+        "style": _scale(1.0 + (style - 1.0) * form),
+    }
+    flagged = [f"{name} {values[name]:g}" for name in _DETAIL_FLAGS if values[name] > 0]
+    rationale = (
+        f"{LABEL} P(correct) {p['correct']:.2f}, P(wrong detail) {p['wrong_detail']:.2f}, "
+        f"P(non-answer) {p['non_answer']:.2f}; similarity to reference {values['cos_reference']:.2f}"
+        + (f"; contradictions: {', '.join(flagged)}" if flagged else "")
+    )
+    return scores, rationale
+
+
+_DETAIL_FLAGS = (
+    "unknown_numbers", "unknown_menu_segments", "flipped_switches", "negation_flips", "new_risky_actions",
+    "refusal_phrases",
+)  # fmt: skip
+
+
+def scores(question: str, reference: str, candidate: str, criteria: list[str]) -> tuple[dict[str, float], str]:
+    """The offline provider's entry point (see judging.offline.Scorer)."""
+    unknown = [c for c in criteria if c not in CRITERIA]
+    if not criteria or unknown:
+        raise CustomLLMError(status_code=400, message=f"no correctness-judge scorer for criteria {unknown or criteria}")
+    values, rationale = judge(question, reference, candidate)
+    return {c: values[c] for c in criteria}, rationale
