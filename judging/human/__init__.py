@@ -1,5 +1,8 @@
 """Human 1-5 ratings (CSV: question, answer, rating, rater), as the support-desk study's manager gave them,
-and how well the judges agree with them, by the same statistics as judge-judge agreement."""
+and how well the judges agree with them, by the same statistics as judge-judge agreement.
+
+The package also holds the ratings database the rating page writes (`store`), the study's tables, agreement
+and calibration computed from it (`tables`), their report section (`section`) and `python -m judging.human`."""
 
 from __future__ import annotations
 
