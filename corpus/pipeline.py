@@ -70,9 +70,10 @@ class CorpusBuild:
     reused: bool = False
 
 
-def corpus_inputs(cfg: CorpusConfig, generator: str, labeller: str) -> dict[str, Any]:
+def corpus_inputs(cfg: CorpusConfig, generator: str, labeller: str | None = None) -> dict[str, Any]:
     """Everything that decides a generated corpus's content, as plain JSON (glossary and articles by content,
     not by path). Selection settings are left out: they decide variants, which are hashed on their own."""
+    labeller = labeller or labeller_name(cfg)
     glossary_bytes = Path(cfg.glossary).read_bytes()
     settings = cfg.model_dump(mode="json", exclude={"glossary", "litellm", *_VARIANT_FIELDS})
     if cfg.backend == "litellm" or labeller.startswith("litellm:"):

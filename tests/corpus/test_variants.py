@@ -14,7 +14,7 @@ import pytest
 import ray
 
 from corpus import publish
-from corpus.pipeline import COLUMNS, build_corpus, read_split
+from corpus.pipeline import COLUMNS, build_corpus, corpus_inputs, hash_inputs, read_split
 from corpus.settings import CorpusConfig
 from corpus.variants import select_training
 from tests.helpers import ROOT, subprocess_env
@@ -56,6 +56,25 @@ def test_an_unreachable_request_is_capped_and_says_so() -> None:
     assert len(chosen) == 20 and info["capped"] and info["achieved_conceptual_share"] == 1.0
     everything, info = select_training(_pool(), None, None, seed=0)
     assert len(everything) == 60 and not info["capped"]
+
+
+def test_selection_settings_leave_the_generated_corpus_hash_alone(tmp_path: Path) -> None:
+    base = CorpusConfig(**SMALL)
+    digest = hash_inputs(corpus_inputs(base, "template-v1"))
+    for update in ({"conceptual_share": 0.5}, {"train_size": 10}):
+        assert hash_inputs(corpus_inputs(base.model_copy(update=update), "template-v1")) == digest
+    grounded = base.model_copy(update={"generation": "grounded"})
+    grounded_digest = hash_inputs(corpus_inputs(grounded, "extractive-v1"))
+    assert grounded_digest != digest
+    assert hash_inputs(corpus_inputs(grounded.model_copy(update={"retrieval_top_k": 3}), "extractive-v1")) != (
+        grounded_digest
+    )
+    articles = tmp_path / "help"
+    articles.mkdir()
+    (articles / "apn.md").write_text("# APN\n\nThe APN names the gateway.\n")
+    own = grounded.model_copy(update={"articles": articles})
+    assert hash_inputs(corpus_inputs(own, "extractive-v1")) != grounded_digest
+    assert hash_inputs(corpus_inputs(base.model_copy(update={"kind_labeller": "litellm"}), "template-v1")) != digest
 
 
 def test_first_rename_wins(tmp_path: Path) -> None:
