@@ -2,7 +2,7 @@
 
 In one call, each side runs as a program of its own and is timed from launch to exit, so both count their
 interpreter start and imports:
-  - search: `python -m search.run` on the `local` preset with `--trials` random configurations of `--epochs`
+  - search: `python -m search.run` on the `tiny` preset with `--trials` random configurations of `--epochs`
     epochs each, `--concurrency` at a time;
   - loop: benchmarks/overhead_loop.py trains the very same configurations (read back from the first search's
     Optuna study) with the same recipe, probe and final judging in a process pool of the same parallelism. It
@@ -124,7 +124,7 @@ def search_run(config: ExperimentConfig, sets: list[str], work: Path) -> dict[st
     from search.tracking import default_optuna_storage, resolve_tracking_uri
 
     name = config.experiment.name
-    command = [sys.executable, "-m", "search.run", "--preset", "local"]
+    command = [sys.executable, "-m", "search.run", "--preset", "tiny"]
     for item in sets:
         command += ["--set", item]
     seconds, counters = timed(command, work / f"{name}.log")
@@ -173,14 +173,14 @@ def main(argv: list[str] | None = None) -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-overhead-"))
     stamp = int(time.time())
     shape = (args.trials, args.concurrency, args.probe_items, args.epochs)
-    first = load_config("local", overrides=overrides(work, f"bench-overhead-{stamp}-0", *shape))
+    first = load_config("tiny", overrides=overrides(work, f"bench-overhead-{stamp}-0", *shape))
     corpus = prepare(first)
     searches: list[dict[str, Any]] = []
     loops: list[dict[str, Any]] = []
     for kind in run_order(args.repeats):
         if kind == "search":
             sets = overrides(work, f"bench-overhead-{stamp}-{len(searches)}", *shape)
-            result = search_run(load_config("local", overrides=sets), sets, work)
+            result = search_run(load_config("tiny", overrides=sets), sets, work)
             if searches and not same_configs(result["configs"], searches[0]["configs"]):
                 raise RuntimeError("the searches sampled different configurations; the comparison would not hold")
             searches.append(result)

@@ -3,7 +3,7 @@
 Strategies: `grid16` (the reconstructed reference grid), and Optuna's random, TPE, NSGA-II and GP samplers as
 the search builds them (search.space.make_sampler), each with and without the MO-ASHA scheduler
 (search.moasha.RungBook, the rule the Ray scheduler runs), over `--seeds` seeds. Each replays what
-`python -m search.run` does with the `local` preset (plus any `--set` overrides): the seed grid
+`python -m search.run` does with the `tiny` preset (plus any `--set` overrides): the seed grid
 (search.space.seed_points, in its configured order) is evaluated first, then the sampler proposes, and each
 proposal is mapped to the nearest configuration in the table. Trials run on `--concurrency` simulated workers;
 an epoch takes as long as its energy (both are CPU time on this machine), so rung arrivals interleave as in a
@@ -248,10 +248,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--gp-seeds", type=int, default=None, help="seeds for gp (its fits take ~1 s a trial here); default --seeds"
     )
-    parser.add_argument("--concurrency", type=int, default=2, help="simulated workers (the local preset's 2)")
+    parser.add_argument("--concurrency", type=int, default=2, help="simulated workers (the tiny preset's 2)")
     parser.add_argument("--budget", type=float, default=2.0, help="energy budget per run, in grid16 energies")
     parser.add_argument("--strategies", default=",".join(SAMPLERS))
-    add_set_option(parser, "override the local preset as `python -m search.run --set` does, e.g. search.seed_grid=none")
+    add_set_option(parser, "override the tiny preset as `python -m search.run --set` does, e.g. search.seed_grid=none")
     parser.add_argument("--out", type=Path, default=RESULTS / "search.json")
     args = parser.parse_args(argv)
     strategies = [s.strip() for s in args.strategies.split(",") if s.strip()]
@@ -261,7 +261,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.seeds < 1 or args.concurrency < 1 or args.budget <= 0:
         raise InputError("--seeds/--concurrency/--budget", None, "must be positive")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    config = load_config("local", overrides=args.overrides)
+    config = load_config("tiny", overrides=args.overrides)
     reference = dict(config.search.reference_point)
     reference_grid = seed_points(config.search.model_copy(update={"sampler": "grid16"}), config.training)
     table = Table.load(args.table, config.search.space, reference_grid)

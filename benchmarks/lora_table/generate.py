@@ -228,7 +228,7 @@ def _environment(
         "command": "python -m benchmarks.lora_table.generate "
         f"--configs {args.configs} --seed {args.seed} --max-epochs {args.max_epochs} "
         f"--probe-items {args.probe_items} --workers {args.workers} --pretrain-steps {args.pretrain_steps}",
-        "preset": "local",
+        "preset": "tiny",
         "base_model": base_model,
         "corpus_hash": corpus_hash,
         "judge_panel": list(config.judging.panel),
@@ -278,7 +278,7 @@ def main(argv: list[str] | None = None) -> None:
         if getattr(args, name) < (0 if name in ("configs", "pretrain_steps") else 1):
             raise InputError(f"--{name.replace('_', '-')}", None, f"must be positive, got {getattr(args, name)}")
     config = load_config(
-        "local",
+        "tiny",
         overrides=[f"training.probe_items={args.probe_items}", f"model.tiny.pretrain_steps={args.pretrain_steps}"],
     )
     epochs_spec = config.search.space.get("epochs")

@@ -1,4 +1,4 @@
-"""The table's configurations: the `local` preset's search space as Optuna distributions, stable config ids, and
+"""The table's configurations: the `tiny` preset's search space as Optuna distributions, stable config ids, and
 the nearest table configuration to a point a sampler proposes (the replay's lookup)."""
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ CANARIES = {
     "LORAPARETO_DB_PASSWORD": f"pw-{MARKER}-secret",
 }
 SEARCH = [
-    "--preset", "local",
+    "--preset", "tiny",
     "--set", "experiment.name=canary",
     "--set", "search.num_samples=2",
     "--set", "search.seed_grid=none",

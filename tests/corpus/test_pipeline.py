@@ -140,7 +140,7 @@ def test_litellm_budget_stop_keeps_generated_rows(local_ray, tmp_path: Path) -> 
 
 def test_build_cli_rejects_an_unknown_backend_with_one_line(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "corpus.build", "--preset", "local", "--set", "corpus.backend=gpt",
+        [sys.executable, "-m", "corpus.build", "--preset", "tiny", "--set", "corpus.backend=gpt",
          "--set", f"paths.data_dir={tmp_path}"],
         capture_output=True, text=True, cwd=ROOT, timeout=120,
     )  # fmt: skip
@@ -154,7 +154,7 @@ def test_build_cli_rejects_a_malformed_glossary_with_one_line(tmp_path: Path) ->
     glossary.write_text("terms: [\n")
     data = tmp_path / "data"
     result = subprocess.run(
-        [sys.executable, "-m", "corpus.build", "--preset", "local", "--set", f"corpus.glossary={glossary}",
+        [sys.executable, "-m", "corpus.build", "--preset", "tiny", "--set", f"corpus.glossary={glossary}",
          "--set", f"paths.data_dir={data}"],
         capture_output=True, text=True, cwd=ROOT, timeout=120,
     )  # fmt: skip
@@ -167,7 +167,7 @@ def test_build_cli_rejects_a_malformed_glossary_with_one_line(tmp_path: Path) ->
 @pytest.mark.e2e
 def test_build_cli_builds_the_local_preset(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "corpus.build", "--preset", "local", "--set", "corpus.max_scenarios=24",
+        [sys.executable, "-m", "corpus.build", "--preset", "tiny", "--set", "corpus.max_scenarios=24",
          "--set", f"paths.data_dir={tmp_path}"],
         capture_output=True, text=True, cwd=ROOT, timeout=300,
     )  # fmt: skip

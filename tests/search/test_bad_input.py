@@ -19,7 +19,7 @@ from tests.helpers import ROOT, subprocess_env
 
 # Every search case uses the same small corpus, so the one built by the first late case is reused.
 SMALL = [
-    "--preset", "local",
+    "--preset", "tiny",
     "--set", "experiment.name=badinput",
     "--set", "corpus.max_scenarios=40",
     "--set", "corpus.max_judge_items=6",

@@ -35,7 +35,7 @@ def search_dir(tmp_path_factory):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("MLFLOW_TRACKING_URI", None)
     proc = subprocess.run(
-        [sys.executable, "-m", "search.run", "--preset", "local", *SMALL],
+        [sys.executable, "-m", "search.run", "--preset", "tiny", *SMALL],
         cwd=workdir,
         env=env,
         capture_output=True,

@@ -85,7 +85,7 @@ def test_judge_that_never_recovers_gives_nan_not_zero(tmp_path, monkeypatch):
 # --- a search through a flaky judge, with a hyperparameter that makes some trials raise -------------------
 
 FAULTY_SEARCH = [
-    "--preset", "local",
+    "--preset", "tiny",
     "--set", "experiment.name=faulty",
     "--set", "search.num_samples=4",
     "--set", "search.seed_grid=none",
@@ -172,7 +172,7 @@ def test_mlflow_unreachable_at_start_fails_before_any_work(tmp_path):
 # --- a worker killed mid-epoch: Tune restores it from its checkpoint, one MLflow run ----------------------
 
 KILLED_SEARCH = [
-    "--preset", "local",
+    "--preset", "tiny",
     "--set", "experiment.name=killed",
     "--set", "search.num_samples=1",
     "--set", "search.seed_grid=none",

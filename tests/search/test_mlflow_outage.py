@@ -28,7 +28,7 @@ NO_RETRIES_ENV = subprocess_env(MLFLOW_HTTP_REQUEST_MAX_RETRIES="0")
 
 def _options(url: str) -> list[str]:
     return [
-        "--preset", "local",
+        "--preset", "tiny",
         "--set", f"experiment.name={NAME}",
         "--set", f"tracking.uri={url}",
         "--set", "tracking.http_retries=0",

@@ -311,7 +311,7 @@ def test_replay_and_search_build_the_same_rung_rule_from_the_config():
     from search.moasha import rung_settings
 
     config = load_config(
-        "local",
+        "tiny",
         overrides=["search.scheduler=moasha", "search.early_stopping.stop_fraction=0.25", "training.probe_items=4"],
     )
     settings = rung_settings(config.search.early_stopping, config.max_epochs())

@@ -99,7 +99,7 @@ def _search(cluster, mlflow_url: str, cwd: Path, *extra: str, timeout: float) ->
     for key in ("MLFLOW_TRACKING_URI", "RAY_ADDRESS"):
         env.pop(key, None)
     command = [
-        sys.executable, "-m", "search.run", "--preset", "local", "--address", cluster.address, *SMALL,
+        sys.executable, "-m", "search.run", "--preset", "tiny", "--address", cluster.address, *SMALL,
         "--set", f"tracking.uri={mlflow_url}", *extra,
     ]  # fmt: skip
     return subprocess.run(

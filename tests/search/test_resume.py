@@ -57,7 +57,7 @@ def test_sigkilled_driver_resumes_with_each_trial_once(tmp_path):
     env.pop("MLFLOW_TRACKING_URI", None)
     log = (tmp_path / "first.log").open("w")
     driver = subprocess.Popen(
-        [sys.executable, "-m", "search.run", "--preset", "local", *ARGS],
+        [sys.executable, "-m", "search.run", "--preset", "tiny", *ARGS],
         cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
     deadline = time.time() + 600
@@ -73,7 +73,7 @@ def test_sigkilled_driver_resumes_with_each_trial_once(tmp_path):
     assert 1 <= len(finished_before) < 4
 
     resumed = subprocess.run(
-        [sys.executable, "-m", "search.run", "--preset", "local", *ARGS, "--resume", NAME],
+        [sys.executable, "-m", "search.run", "--preset", "tiny", *ARGS, "--resume", NAME],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900,
     )
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]

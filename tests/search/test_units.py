@@ -32,17 +32,17 @@ from search.space import (
     ],
 )
 def test_sampler_by_name(name, cls):
-    config = load_config("local", overrides=[f"search.sampler={name}"])
+    config = load_config("tiny", overrides=[f"search.sampler={name}"])
     assert isinstance(make_sampler(config.search, seed=0), cls)
 
 
 def test_grid16_is_only_the_reference_grid():
-    config = load_config("local", overrides=["search.sampler=grid16", "search.seed_grid=none"])
+    config = load_config("tiny", overrides=["search.sampler=grid16", "search.seed_grid=none"])
     assert len(seed_points(config.search, config.training)) == 16
 
 
 def _searcher(budget=None):
-    config = load_config("local")
+    config = load_config("tiny")
     space = {"rank": tune.choice([4, 8]), "learning_rate": tune.loguniform(1e-3, 1e-2)}
     return ConstrainedOptunaSearch(
         space=None,
@@ -87,20 +87,20 @@ def test_trial_stopped_early_is_pruned_not_scored():
 
 
 def test_tune_space_kinds():
-    config = load_config("local")
+    config = load_config("tiny")
     space = tune_space(config.search.space)
     assert isinstance(space["rank"], tune.search.sample.Categorical)
     assert isinstance(space["learning_rate"], tune.search.sample.Float)
 
 
 def test_seed_grid_runs_cheapest_first_by_default_and_as_listed_on_request():
-    config = load_config("local")
+    config = load_config("tiny")
     points = seed_points(config.search, config.training)
     modules = {"qv": 2, "qkvo": 4, "all-linear": 7}
     costs = [(p["epochs"], modules[p["target_modules"]], p["rank"]) for p in points]
     assert costs == sorted(costs)
     assert costs[0] == (2, 2, 16) and costs[-1] == (3, 7, 32)
-    listed = load_config("local", overrides=["search.seed_order=listed"])
+    listed = load_config("tiny", overrides=["search.seed_order=listed"])
     as_listed = seed_points(listed.search, listed.training)
     assert as_listed != points
     assert sorted(map(str, as_listed)) == sorted(map(str, points))  # the same 16 points, reordered
@@ -108,7 +108,7 @@ def test_seed_grid_runs_cheapest_first_by_default_and_as_listed_on_request():
 
 
 def test_estimated_cost_takes_training_defaults_for_axes_outside_the_space():
-    config = load_config("local", overrides=["search.space={rank: {choices: [8, 16, 32]}}", "training.epochs=3"])
+    config = load_config("tiny", overrides=["search.space={rank: {choices: [8, 16, 32]}}", "training.epochs=3"])
     assert estimated_cost({"rank": 8}, config.training) == (3, len(("q_proj", "v_proj")), 8)
     assert estimated_cost({"rank": 8, "target_modules": "all-linear"}, config.training) > estimated_cost(
         {"rank": 32, "target_modules": "qkvo"}, config.training
