@@ -41,7 +41,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m search.run",
         description="Multi-objective search over LoRA configurations: maximise judge score, minimise energy.",
-        epilog="Without arguments the `local` preset runs (tiny model, offline judge, CPU, a few minutes). "
+        epilog="Without arguments the `local` preset runs (smollm2-135m, offline judge, CPU, about 15 minutes). "
         "For the reference study's setting on GPU workers: python -m search.run --preset paper --address auto",
     )
     source = parser.add_mutually_exclusive_group()
@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         overrides.append(f"experiment.name={args.resume or args.resync}")
     if not args.preset and not args.config and not argv:
         print(
-            "Running the `local` preset (tiny model, offline judge). For the study's setting on GPU workers: "
+            "Running the `local` preset (smollm2-135m, offline judge). For the study's setting on GPU workers: "
             "python -m search.run --preset paper --address auto",
             flush=True,
         )
