@@ -41,7 +41,7 @@ def test_retrieval_finds_the_article_about_each_term(helpcentre) -> None:
     }
     first = [s.term.casefold() in text[retrieved[s.scenario_id][0]] for s in scenarios]
     either = [any(s.term.casefold() in text[c] for c in retrieved[s.scenario_id]) for s in scenarios]
-    # Measured: the term is in the best chunk for 51 of 52 terms, in one of the two for all 52.
+    # Measured for three causes: the term is in the best chunk for 50-51 of 52 terms, in one of the two for all 52.
     assert sum(first) / len(first) >= 0.9 and sum(either) / len(either) >= 0.95
     assert all(len(ids) == 2 and len(set(ids)) == 2 for ids in retrieved.values())
 
