@@ -449,6 +449,10 @@ def _build_variant(cfg: CorpusConfig, base: CorpusBuild, pool: CorpusBuild, data
         "generator": pool.manifest["generator"],
         "generation_method": cfg.generation,
         "rows": {split: int((rows["split"] == split).sum()) for split in SPLITS},
+        # How the training rows' pool was generated and filtered (the same keys as a generated corpus's).
+        "rows_generated": pool.manifest["rows_generated"],
+        "filters": pool.manifest["filters"],
+        "generation": pool.manifest["generation"],
         "selection": selection,
         "kinds": _kind_summary(rows),
         "judge_set": _judge_digest(heldout[1]),
