@@ -77,6 +77,14 @@ class TrialMetrics:
     # The panel's mean score on the judge set, 1-5 rubric scale; NaN before the final epoch and when every judge
     # failed (never 0).
     judge_score: float = math.nan
+    # Its 95% interval: a bootstrap over the judge items resampled by scenario (trainables/judged_figures.py).
+    judge_score_ci_low: float = math.nan
+    judge_score_ci_high: float = math.nan
+    # Degeneration of the judged answers (judging/degeneration.py), shares in [0, 1]; NaN before the final epoch.
+    answer_repetition: float = math.nan  # repeated word 3-grams within an answer: a loop
+    answer_truncated_share: float = math.nan  # answers that stop mid-sentence
+    answer_distinct_2: float = math.nan  # distinct word bigrams over all bigrams: low when every answer is alike
+    train_tokens: int = 0  # training tokens (prompt and answer) so far: energy per token compares power limits
     # Judged validation questions after every epoch (training.probe_items > 0), what early stopping compares.
     probe_judge_score: float | None = None
     # The rest of the panel's figures on the final epoch: judge_<criterion>, judge_agreement, judge_calls, ...

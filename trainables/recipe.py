@@ -20,7 +20,7 @@ import torch
 
 from common.atomic import write_text
 from judging import pairwise
-from judging.panel import JudgeItem, Panel
+from judging.panel import JudgeItem, Panel, PanelResult
 from trainables.base_model import corpus_texts, load_base_model, load_tokenizer, resolve_base_model
 from trainables.contract import (
     ADAPTER_DIR,
@@ -36,7 +36,9 @@ from trainables.contract import (
 from trainables.data import Example, encode_rows
 from trainables.energy import EnergyMeter
 from trainables.generate import generate_answers
+from trainables.judged_figures import SCENARIO_ID, judged_figures
 from trainables.lora import apply_lora, load_adapter, trainable_parameters
+from trainables.power_limit import TrialPowerLimit
 from trainables.settings import TrialSettings
 from trainables.train import LoraTrainer, peak_memory_mb, seed_everything
 
@@ -93,6 +95,8 @@ def run_trial(
     trainer state and, on the last epoch, the judged answers); `log` receives params, metrics and artifacts.
     """
     settings = trial_settings(context.defaults, config)
+    # The micro-batch probe's cache and the power limits' markers live in the search's cache directory.
+    os.environ["LORAPARETO_CACHE"] = context.cache_dir
     seed_everything(context.seed)
     torch.set_num_threads(max(1, int(context.cpus_per_trial)))
     device = _device(context.gpus_per_trial)
@@ -126,51 +130,58 @@ def run_trial(
     progress = trainer.progress
     n_trainable = trainable_parameters(model)
 
-    while progress.epoch < settings.epochs:
-        with meter.window("train"):
-            train_loss = trainer.train_epoch()
-        with meter.window("eval"):
-            val_loss = trainer.evaluate()
-        progress.energy_train_wh += meter.windows["train"].wh
-        progress.energy_eval_wh += meter.windows["eval"].wh
-        final = progress.epoch == settings.epochs
-        probe_score = None
-        if probe_rows:
-            with meter.window("probe"):
-                probe_score = _probe_score(model, tokenizer, settings, context, probe_rows, device, final)
-            progress.energy_eval_wh += meter.windows["probe"].wh
-        judged, judge = None, {}
-        if final:
-            with meter.window("judge"):
-                judged, judge = judge_final(model, tokenizer, settings, context, judge_rows, device)
-                log.log_table(judged.items, JUDGE_ANSWERS)
-            progress.energy_eval_wh += meter.windows["judge"].wh
-        metrics = TrialMetrics(
-            epoch=progress.epoch,
-            train_loss=train_loss,
-            val_loss=val_loss,
-            perplexity=math.exp(min(val_loss, 50.0)),
-            energy_wh=progress.energy_train_wh,
-            energy_eval_wh=progress.energy_eval_wh,
-            train_seconds=progress.train_seconds,
-            tokens_per_second=trainer.tokens_per_second,
-            trainable_params=n_trainable,
-            peak_memory_mb=peak_memory_mb(device),
-            is_final=final,
-            judge_score=judge.pop("judge_score", math.nan),
-            probe_judge_score=probe_score,
-            judge=judge,
-            energy_source=meter.source,
-            origin=origin,
-        )
-        log.log_metrics(metrics.as_report(), step=progress.epoch, tags={"energy_source": meter.source})
-        with tempfile.TemporaryDirectory() as ckpt_dir:
-            trainer.save(Path(ckpt_dir) / CHECKPOINT_DIR)
-            if judged is not None:
-                # Kept in the checkpoint too, so --resync can log them if MLflow is unreachable now.
-                write_text(Path(ckpt_dir) / CHECKPOINT_DIR / JUDGE_ANSWERS, judged.items.to_json(orient="records"))
-                log.log_artifacts(Path(ckpt_dir) / CHECKPOINT_DIR / ADAPTER_DIR, ADAPTER_DIR)
-            report(metrics, Path(ckpt_dir))
+    with TrialPowerLimit(settings.gpu_power_limit_w, gpu_ids):
+        while progress.epoch < settings.epochs:
+            with meter.window("train"):
+                train_loss = trainer.train_epoch()
+            with meter.window("eval"):
+                val_loss = trainer.evaluate()
+            progress.energy_train_wh += meter.windows["train"].wh
+            progress.energy_eval_wh += meter.windows["eval"].wh
+            final = progress.epoch == settings.epochs
+            probe_score = None
+            if probe_rows:
+                with meter.window("probe"):
+                    probe_score = _probe_score(model, tokenizer, settings, context, probe_rows, device, final)
+                progress.energy_eval_wh += meter.windows["probe"].wh
+            judged, judge = None, {}
+            if final:
+                with meter.window("judge"):
+                    judged, judge = judge_final(model, tokenizer, settings, context, judge_rows, device)
+                    log.log_table(judged.items, JUDGE_ANSWERS)
+                progress.energy_eval_wh += meter.windows["judge"].wh
+            metrics = TrialMetrics(
+                epoch=progress.epoch,
+                train_loss=train_loss,
+                val_loss=val_loss,
+                perplexity=math.exp(min(val_loss, 50.0)),
+                energy_wh=progress.energy_train_wh,
+                energy_eval_wh=progress.energy_eval_wh,
+                train_seconds=progress.train_seconds,
+                train_tokens=progress.train_tokens,
+                tokens_per_second=trainer.tokens_per_second,
+                trainable_params=n_trainable,
+                peak_memory_mb=peak_memory_mb(device),
+                is_final=final,
+                judge_score=judge.pop("judge_score", math.nan),
+                judge_score_ci_low=judge.pop("judge_score_ci_low", math.nan),
+                judge_score_ci_high=judge.pop("judge_score_ci_high", math.nan),
+                answer_repetition=judge.pop("answer_repetition", math.nan),
+                answer_truncated_share=judge.pop("answer_truncated_share", math.nan),
+                answer_distinct_2=judge.pop("answer_distinct_2", math.nan),
+                probe_judge_score=probe_score,
+                judge=judge,
+                energy_source=meter.source,
+                origin=origin,
+            )
+            log.log_metrics(metrics.as_report(), step=progress.epoch, tags={"energy_source": meter.source})
+            with tempfile.TemporaryDirectory() as ckpt_dir:
+                trainer.save(Path(ckpt_dir) / CHECKPOINT_DIR)
+                if judged is not None:
+                    # Kept in the checkpoint too, so --resync can log them if MLflow is unreachable now.
+                    write_text(Path(ckpt_dir) / CHECKPOINT_DIR / JUDGE_ANSWERS, judged.items.to_json(orient="records"))
+                    log.log_artifacts(Path(ckpt_dir) / CHECKPOINT_DIR / ADAPTER_DIR, ADAPTER_DIR)
+                report(metrics, Path(ckpt_dir))
 
 
 def _probe_score(model, tokenizer, settings: TrialSettings, context: TrialContext, rows, device, final: bool) -> float:
@@ -183,17 +194,18 @@ def _probe_score(model, tokenizer, settings: TrialSettings, context: TrialContex
 
 
 def judge_model(model, tokenizer, settings: TrialSettings, context: TrialContext, rows, device):
-    """Greedy answers to `rows`, scored by the panel; returns the PanelResult."""
-    return _panel(context).score(answer_items(model, tokenizer, settings, context, rows, device))
+    """Greedy answers to `rows`, scored by the panel; returns the PanelResult (its items carry their scenario)."""
+    return with_scenarios(_panel(context).score(answer_items(model, tokenizer, settings, context, rows, device)), rows)
 
 
 def judge_final(model, tokenizer, settings: TrialSettings, context: TrialContext, rows, device):
-    """The trial's result on the judge set: the panel's PanelResult and its metrics, with the pairwise comparison
-    against the untuned model's answers where `judging.pairwise` asks for it."""
+    """The trial's result on the judge set: the panel's PanelResult and its metrics (the score's interval and the
+    answers' degeneration included), with the pairwise comparison against the untuned model's answers where
+    `judging.pairwise` asks for it."""
     items = answer_items(model, tokenizer, settings, context, rows, device)
     panel = _panel(context)
-    judged = panel.score(items)
-    metrics = judged.metrics()
+    judged = with_scenarios(panel.score(items), rows)
+    metrics = {**judged.metrics(), **judged_figures(judged.items, context.seed)}
     if context.judging.pairwise:
         versus = context.baseline_answers
         metrics.update(pairwise.compare(panel, items, versus).metrics() if versus else pairwise.unavailable())
@@ -217,6 +229,13 @@ def answer_items(model, tokenizer, settings: TrialSettings, context: TrialContex
     ]
 
 
+def with_scenarios(judged: PanelResult, rows: list[dict]) -> PanelResult:
+    """The per-item table with each item's `scenario_id`: the search's bootstrap resamples items by scenario (items
+    of one scenario are not independent). A row without one is its own scenario."""
+    judged.items[SCENARIO_ID] = [str(r.get(SCENARIO_ID) or f"item:{r['id']}") for r in rows]
+    return judged
+
+
 def _panel(context: TrialContext) -> Panel:
     return Panel.from_config(context.judging, cache_dir=Path(context.cache_dir) / "judge")
 
@@ -231,4 +250,4 @@ def score_base_model(context: TrialContext) -> dict[str, Any]:
     model = load_base_model(base_path, context.defaults.quantization, device)
     rows = context.splits["judge"]
     result = judge_model(model, tokenizer, context.defaults, context, rows, device)
-    return {"metrics": result.metrics(), "items": result.items}
+    return {"metrics": {**result.metrics(), **judged_figures(result.items, context.seed)}, "items": result.items}
