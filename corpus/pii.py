@@ -54,7 +54,7 @@ _CUES = {
 }
 _NOT_PHONE = re.compile(r"(?i)\b(?:order|invoice|ref|reference|ticket|case|tracking)\b")
 # An identifier after a customer/account cue may carry letters and dashes: "CX-882190", "77-310-5542".
-_CUE_TOKEN = re.compile(r"[:#]?\s*(?:is\s+)?([A-Za-z]{0,4}[-/]?\d[\dA-Za-z]*(?:[- /]\d[\dA-Za-z]*)*)")
+_CUE_TOKEN = re.compile(r"[.:#]?\s*(?:is\s+)?([A-Za-z]{0,4}[-/]?\d[\dA-Za-z]*(?:[- /]\d[\dA-Za-z]*)*)")
 _MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|"
           r"oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)")  # fmt: skip
 _DAY = r"\d{1,2}(?:st|nd|rd|th)?"
@@ -113,7 +113,7 @@ def _nearest_cue(text: str, start: int, kinds: Sequence[str]) -> str | None:
     window = text[max(0, start - _CUE_GAP) : start]
     # A cue speaks for the number only within its clause, and not across another kind of reference
     # ("*#06# shows the IMEI, and reference 4901..." is an order reference).
-    window = re.split(r"[,;!?]|\.\s", window)[-1]
+    window = re.split(r"[,;!?]|\.\s+(?=[A-Z])", window)[-1]
     best, best_end = None, -1
     for kind in kinds:
         for match in _CUES[kind].finditer(window):
@@ -246,7 +246,7 @@ def _model_spans(texts: Sequence[str]) -> list[list[Span]]:
     found = tagger().spans(list(texts))
     return [
         [
-            Span(s.kind, s.start, s.end, s.score)
+            s
             for s in spans
             if s.score >= MODEL_THRESHOLD and s.end > s.start and _plausible(text[s.start : s.end], s.kind)
         ]
@@ -255,9 +255,11 @@ def _model_spans(texts: Sequence[str]) -> list[list[Span]]:
 
 
 def find_pii_batch(texts: Sequence[str]) -> list[list[Span]]:
-    """Resolved spans per text; the model reads the whole batch at once."""
-    model = _model_spans(texts) if any(t.strip() for t in texts) else [[] for _ in texts]
-    return [resolve_overlaps(rule_spans(text) + found) for text, found in zip(texts, model, strict=True)]
+    """Resolved spans per text; the model reads the whole batch at once, each distinct text once (a support
+    desk's answers repeat)."""
+    distinct = [t for t in dict.fromkeys(texts) if t.strip()]
+    model = dict(zip(distinct, _model_spans(distinct), strict=True)) if distinct else {}
+    return [resolve_overlaps(rule_spans(text) + model.get(text, [])) for text in texts]
 
 
 def find_pii(text: str) -> list[Span]:

@@ -246,6 +246,35 @@ def _fragments(table: dict[str, list[str]], group: str, split: str) -> list[str]
     return table[f"{group}_dev"] if split == "dev" else table[group]
 
 
+_LOREM_LOCALES = ("en_US", "de_DE", "fr_FR", "es_ES", "it_IT", "nl_NL", "pl_PL", "da_DK")
+
+
+@cache
+def _template_sentences() -> tuple[str, ...]:
+    """Questions and answers of the project's template corpus: telecom wording with no personal data."""
+    from corpus.glossary import load_glossary
+    from corpus.scenarios import build_scenarios
+    from corpus.settings import CorpusConfig, SplitFractions
+    from corpus.templates import TemplateExpander
+
+    glossary = load_glossary(CorpusConfig().glossary)
+    expander = TemplateExpander(glossary, seed=0)
+    scenarios = build_scenarios(glossary, SplitFractions(), seed=0, max_scenarios=400)
+    texts = [text for sc in scenarios for pair in expander.expand(sc, 2).pairs for text in pair]
+    # Sentences, not whole answers: a ticket fragment is a sentence or two.
+    return tuple(sorted({s.strip() for t in texts for s in re.split(r"(?<=[.?!])\s+|\n", t) if len(s) > 20}))
+
+
+def filler(rng: random.Random) -> str:
+    """A sentence with nothing personal in it: the template corpus's wording, or Faker's lorem words of one of
+    eight languages, so that an unfamiliar word is not taken for a name just for being unfamiliar."""
+    if rng.random() < 0.5:
+        return rng.choice(_template_sentences())
+    fake = _faker(rng.choice(_LOREM_LOCALES))
+    fake.seed_instance(rng.getrandbits(32))
+    return fake.sentence(nb_words=rng.randint(4, 14))
+
+
 def synthetic_tickets(n: int, seed: int = 0, split: str = "train") -> Iterator[Example]:
     """`n` labelled texts (questions and answers alternating) of the given split."""
     rng = random.Random(seed)
@@ -264,7 +293,8 @@ def synthetic_tickets(n: int, seed: int = 0, split: str = "train") -> Iterator[E
             "name": (name, "NAME"), "first": (first_as if rng.random() < 0.6 else first, "NAME"),
             "last": (last, "NAME"), "agent": (agent, "NAME"), "address": (street, "ADDRESS"),
             "postcode": (postcode, "POSTCODE"), "dob": (source.dob(), "DATE_OF_BIRTH"),
-            "town": (rng.choice(TOWNS), None), "country": (rng.choice(COUNTRIES), None),
+            "town": (rng.choice(TOWNS) if rng.random() < 0.7 else fake.city(), None),
+            "country": (rng.choice(COUNTRIES), None),
             "handset": (_case(rng.choice(HANDSETS), rng), None), "plan": (rng.choice(PLANS), None),
             "menu": (rng.choice(MENUS), None), "term": (rng.choice(TERMS), None), "date": (source.other_date(), None),
             "age": (str(rng.randint(60, 95)), None), "phone": (fake.phone_number(), None),
@@ -280,5 +310,9 @@ def synthetic_tickets(n: int, seed: int = 0, split: str = "train") -> Iterator[E
         else:
             groups = [g for g in ("greet", "body", "sign") if rng.random() < 0.75] or ["body"]
             parts = [_fill(rng.choice(_fragments(_ANSWER, g, split)), values) for g in groups]
+        if rng.random() < 0.35:
+            parts.insert(rng.randint(0, len(parts)), (filler(rng), []))
+        if rng.random() < 0.1:
+            parts = [(filler(rng), [])]
         text, spans = _join(parts, rng)
         yield (text.lower(), spans) if rng.random() < 0.08 else (text, spans)

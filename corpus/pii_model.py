@@ -22,10 +22,11 @@ import hashlib
 import json
 import re
 import warnings
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
+
+from corpus.pii import Span
 
 WEIGHTS = Path(__file__).with_name("pii_weights")
 SUMS = WEIGHTS / "SHA256SUMS"
@@ -38,14 +39,6 @@ STRIDE = 32
 # Tokens of one entity may be split by these characters ("O'Brien", "Obi-Williams", "Flat 4, 118 High St").
 _JOINABLE = {"NAME": re.compile(r"[\s'’\-.]*"), "ADDRESS": re.compile(r"[\s,'’\-./]*")}
 _WORD_CHAR = re.compile(r"[\w'’\-]")
-
-
-@dataclass(frozen=True)
-class ModelSpan:
-    kind: str
-    start: int
-    end: int
-    score: float
 
 
 def base_path() -> Path:
@@ -154,20 +147,20 @@ class TokenTagger:
                 probs[idx, :width] = self.head(x, lengths[idx]).softmax(-1)
         return probs, enc["offset_mapping"], enc["overflow_to_sample_mapping"]
 
-    def spans(self, texts: list[str]) -> list[list[ModelSpan]]:
+    def spans(self, texts: list[str]) -> list[list[Span]]:
         if not texts:
             return []
         probs, offsets, owner = self.probabilities(texts)
-        found: list[list[ModelSpan]] = [[] for _ in texts]
+        found: list[list[Span]] = [[] for _ in texts]
         for window in range(len(owner)):
             text_id = int(owner[window])
             found[text_id] += decode(texts[text_id], probs[window].tolist(), offsets[window].tolist(), self.labels)
         return [merge_overlaps(spans) for spans in found]
 
 
-def decode(text: str, probs: list[list[float]], offsets: list[list[int]], labels: list[str]) -> list[ModelSpan]:
+def decode(text: str, probs: list[list[float]], offsets: list[list[int]], labels: list[str]) -> list[Span]:
     """BIO token labels to character spans, widened to whole words and joined across `_JOINABLE` gaps."""
-    spans: list[ModelSpan] = []
+    spans: list[Span] = []
     current: list[Any] | None = None  # [kind, start, end, score sum, tokens]
     for p, (start, end) in zip(probs, offsets, strict=True):
         if start == end:  # special or padding token
@@ -193,17 +186,17 @@ def decode(text: str, probs: list[list[float]], offsets: list[list[int]], labels
             end += 1
         if kind == "NAME" and re.search(r"['’]s$", text[start:end]):
             end -= 2  # "Kwame's line": the possessive is not the name
-        out.append(ModelSpan(kind, start, end, total / count))
+        out.append(Span(kind, start, end, total / count))
     return out
 
 
-def merge_overlaps(spans: list[ModelSpan]) -> list[ModelSpan]:
+def merge_overlaps(spans: list[Span]) -> list[Span]:
     """Windows overlap, so one entity can come back twice: keep the union of same-kind overlapping spans."""
-    merged: list[ModelSpan] = []
+    merged: list[Span] = []
     for span in sorted(spans, key=lambda s: (s.start, -s.end)):
         last = merged[-1] if merged else None
         if last and last.kind == span.kind and span.start <= last.end:
-            merged[-1] = ModelSpan(last.kind, last.start, max(last.end, span.end), max(last.score, span.score))
+            merged[-1] = Span(last.kind, last.start, max(last.end, span.end), max(last.score, span.score))
         else:
             merged.append(span)
     return merged

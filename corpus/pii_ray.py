@@ -53,10 +53,14 @@ def scrub_frame(frame: pd.DataFrame, workers: int = 2, use_ray: bool | None = No
 
         if not ray.is_initialized():
             ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
-        ds = ray.data.from_pandas(frame.assign(_order=range(len(frame))))
+        # One block per batch: from a single block the pool would hand all the work to one actor.
+        ordered = frame.assign(_order=range(len(frame)))
+        size = min(BATCH_TICKETS, -(-len(frame) // workers))
+        ds = ray.data.from_pandas([ordered.iloc[i : i + size] for i in range(0, len(frame), size)])
         ds = ds.map_batches(
             _ScrubActor, batch_format="pandas", batch_size=BATCH_TICKETS, concurrency=workers, num_cpus=1
         )
         out = ds.to_pandas().sort_values("_order").drop(columns="_order").set_axis(frame.index)
+        out = out.astype({column: frame[column].dtype for column in frame.columns})  # arrow strings back
     counts = sum((Counter(json.loads(c)) for c in out["_pii"]), Counter())
     return out.drop(columns="_pii"), counts
