@@ -3,6 +3,7 @@ report; an MLflow outage here loses nothing (the summary says `--resync` will fi
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 import pandas as pd
@@ -12,15 +13,28 @@ from front.objectives import Objective
 from search.front_table import (
     Front,
     best_judge_score,
+    best_trial,
     compute_front,
     energy_source_label,
+    power_limit_savings_of,
     status_counts,
     total_energy_wh,
     trial_table,
+    uncertainty_record,
+    with_uncertainty,
 )
+from search.judge_checks import record_judge_checks
+from search.judged_items import agreement_interval, search_items
 from search.parent_run import ParentRun
 from search.prepare import Prepared
-from search.recording import build_search_report, finish_in_mlflow, record_baseline, write_front_files
+from search.recording import (
+    build_search_report,
+    finish_in_mlflow,
+    read_baseline,
+    record_baseline,
+    write_front_files,
+    write_judged_items,
+)
 from search.resync import load_analysis, resync_trials
 from search.storage import reports_dir
 from search.summary import SearchSummary
@@ -36,10 +50,18 @@ def finish(
 ) -> SearchSummary:
     trials = trial_table(tuned.results)
     front = compute_front(trials, objectives, config.search.reference_point, config.search.space)
+    scenario_of = {str(r["id"]): str(r["scenario_id"]) for r in prepared.splits["judge"] if "scenario_id" in r}
+    items = search_items(tuned.results, read_baseline(config), scenario_of)
+    front = with_uncertainty(front, items, config.search.reference_point, config.experiment.seed)
+    write_judged_items(items, reports_dir(config))
     front_csv = write_front_files(front, reports_dir(config), config.experiment.name)
     summary = summarise(config, front, str(front_csv), prepared, tuned)
     with tolerating_mlflow_outage() as outage:
         _record(config, prepared.client, parent, tuned, trials)
+        record_judge_checks(
+            prepared.client, parent.run_id, prepared.calibration, agreement_interval(items, config.experiment.seed)
+        )
+        _record_power_limit_savings(config, prepared.client, parent.run_id, front)
         summary.registered_model, summary.report = finish_in_mlflow(
             config, prepared.client, prepared.tracking_uri, parent.experiment_id, parent.run_id, front
         )
@@ -48,6 +70,14 @@ def finish(
         summary.mlflow_pending = outage.reason
         summary.report = build_search_report(config, None, front, baseline_judge_score=tuned.baseline.judge_score)
     return summary
+
+
+def _record_power_limit_savings(config: ExperimentConfig, client, parent_run_id: str, front: Front) -> None:
+    savings = power_limit_savings_of(front, config.search.space)
+    if savings:
+        client.log_metric(parent_run_id, "power_limit_energy_saved_wh", sum(s.saved_wh for s in savings))
+        table = pd.DataFrame([dataclasses.asdict(s) for s in savings])
+        client.log_table(parent_run_id, data=table, artifact_file="energy/power_limit_savings.json")
 
 
 def _record(config: ExperimentConfig, client, parent: ParentRun, tuned: Tuned, trials: pd.DataFrame) -> None:
@@ -70,7 +100,8 @@ def _record(config: ExperimentConfig, client, parent: ParentRun, tuned: Tuned, t
 
 def summarise(config: ExperimentConfig, front: Front, front_csv: str, prepared: Prepared, tuned: Tuned):
     knee = None if front.knee is None else front.done.loc[front.knee].get("trial_id")
-    return SearchSummary(
+    calibration = prepared.calibration
+    summary = SearchSummary(
         experiment=config.experiment.name,
         **status_counts(front),
         front_size=int(len(front.rows)),
@@ -84,4 +115,29 @@ def summarise(config: ExperimentConfig, front: Front, front_csv: str, prepared: 
         tracking_uri=prepared.tracking_uri,
         optuna_storage=tuned.optuna_storage,
         baseline_judge_score=tuned.baseline.judge_score,
+        best_trial=best_trial(front),
+        calibration_accuracy=dict(calibration.accuracy) if calibration else {},
+        warnings=list(calibration.warnings) if calibration else [],
     )
+    return with_intervals(summary, front)
+
+
+def with_intervals(summary: SearchSummary, front: Front) -> SearchSummary:
+    """The summary's interval fields from the front's bootstrap (left empty without one)."""
+    u, record = front.uncertainty, uncertainty_record(front)
+    if u is None or record is None:
+        return summary
+    scored = {str(t.trial): t.score for t in u.trials}
+    if u.baseline is not None:
+        summary.baseline_judge_score_ci = (scored[str(u.baseline)].low, scored[str(u.baseline)].high)
+    if summary.best_trial in scored:
+        summary.best_judge_score_ci = (scored[summary.best_trial].low, scored[summary.best_trial].high)
+    if record["best_vs_baseline"] is not None:
+        summary.best_minus_baseline = tuple(record["best_vs_baseline"]["difference"])
+    if u.hypervolume is not None:
+        summary.hypervolume_ci = (u.hypervolume.low, u.hypervolume.high)
+    if u.knee is not None:
+        summary.knee_stability = u.knee.stability
+        summary.knee_alternatives = tuple(str(a.trial) for a in u.knee.alternatives)
+    summary.judge_items = u.n_items
+    return summary

@@ -15,9 +15,23 @@ import pandas as pd
 
 from front.objectives import Objective
 from front.pareto import RANK_COLUMN, hypervolume, hypervolume_curve, knee_point, pareto_ranks
+from front.uncertainty import (
+    JUDGE_METRIC,
+    VAL_LOSS,
+    FrontUncertainty,
+    compute_front_uncertainty,
+    describe,
+    interval_metrics,
+    search_metrics,
+)
+from search.judged_items import BASELINE_ROW, score_matrix
 
 # Trial metrics shown beside the objectives in the front and trial tables.
-RESULT_COLUMNS = ("judge_score", "energy_wh", "val_loss", "train_loss", "energy_eval_wh", "train_seconds")
+RESULT_COLUMNS = (
+    "judge_score", "judge_score_ci_low", "judge_score_ci_high", "front_probability", "judge_rank_ci_low",
+    "judge_rank_ci_high", "energy_wh", "val_loss", "train_loss", "energy_eval_wh", "train_seconds", "train_tokens",
+    "answer_repetition", "answer_truncated_share", "answer_distinct_2",
+)  # fmt: skip
 
 
 def _status(result, metrics: dict) -> str:
@@ -53,6 +67,9 @@ class Front:
     hypervolume: float
     curve: tuple[float, ...]  # hypervolume after each completed trial, in finishing order
     knee: Hashable | None  # index label in `done`
+    # The paired bootstrap over judge items (front/uncertainty.py): every trial's score interval and chance of
+    # being on the front, the knee's stability and ties, the hypervolume's interval; None without judged items.
+    uncertainty: FrontUncertainty | None = None
 
     @property
     def rows(self) -> pd.DataFrame:
@@ -136,3 +153,122 @@ def status_counts(front: Front) -> dict[str, int]:
 def best_judge_score(front: Front) -> float:
     best = pd.to_numeric(front.done.get("judge_score", pd.Series(dtype=float)), errors="coerce").max()
     return float(best) if pd.notna(best) else math.nan
+
+
+def with_uncertainty(
+    front: Front, items: pd.DataFrame, reference_point: Mapping[str, float] | None, seed: int = 0
+) -> Front:
+    """The front with its paired bootstrap over the judged items (`search/judged_items.py`'s long table): the
+    completed trials' rows and the baseline's (as a row that is compared but not ranked). Unchanged where the
+    objectives have no judge score or no completed trial has judged items."""
+    metrics = [o.metric for o in front.objectives]
+    if JUDGE_METRIC not in metrics or items.empty or front.done.empty:
+        return front
+    done_ids = set(front.done["trial_id"].astype(str))
+    scores, scenarios = score_matrix(items, done_ids | {BASELINE_ROW})
+    if not done_ids & set(scores.index):
+        return front
+    table = front.done.assign(trial_id=front.done["trial_id"].astype(str)).set_index("trial_id")
+    columns = [c for c in (*metrics, VAL_LOSS) if c in table.columns and c != JUDGE_METRIC]
+    uncertainty = compute_front_uncertainty(
+        scores,
+        scenarios,
+        table.reindex(scores.index)[columns],
+        front.objectives,
+        reference_point,
+        baseline=BASELINE_ROW if BASELINE_ROW in scores.index else None,
+        seed=seed,
+    )
+    front = dataclasses.replace(front, uncertainty=uncertainty)
+    intervals = pd.DataFrame.from_dict(trial_intervals(front), orient="index")
+    done = front.done.copy()
+    for column in intervals.columns:  # the paired figures replace what a trial computed alone (equal but rounding)
+        done[column] = done["trial_id"].astype(str).map(intervals[column])
+    columns = [*front.columns[: front.columns.index(RANK_COLUMN)], *RESULT_COLUMNS, RANK_COLUMN]
+    return dataclasses.replace(
+        front, done=done, columns=tuple(c for c in dict.fromkeys(columns) if c in done.columns)
+    )
+
+
+def trial_intervals(front: Front) -> dict[str, dict[str, float]]:
+    """Per completed trial (by trial id), the interval metrics its MLflow run gets: `judge_score_ci_low/high`,
+    `judge_rank_ci_low/high`, `front_probability` (the point `judge_score` is the trial's own)."""
+    if front.uncertainty is None:
+        return {}
+    out = {}
+    for row in front.uncertainty.trials:
+        if row.trial != front.uncertainty.baseline:
+            metrics = interval_metrics(front.uncertainty, row.trial)
+            metrics.pop(JUDGE_METRIC)
+            out[str(row.trial)] = metrics
+    return out
+
+
+
+def best_trial(front: Front) -> str | None:
+    """The completed trial with the highest judge score (None when none was scored)."""
+    scores = pd.to_numeric(front.done.get(JUDGE_METRIC, pd.Series(dtype=float)), errors="coerce")
+    return None if scores.notna().sum() == 0 else str(front.done.loc[scores.idxmax(), "trial_id"])
+
+
+def _triple(interval) -> list[float]:
+    return [interval.estimate, interval.low, interval.high]
+
+
+def uncertainty_record(front: Front) -> dict | None:
+    """The bootstrap's findings as plain JSON-ready values for the parent run and the report: the sentences that say
+    which differences are resolved, the knee's ties (alternatives, cheaper flagged), the items needed to resolve the
+    knee against its nearest rival (an estimate), the best trial against the baseline, and the parent's metrics."""
+    u = front.uncertainty
+    if u is None:
+        return None
+    best = best_trial(front)
+    record: dict = {
+        "confidence": u.confidence,
+        "n_replicates": u.n_replicates,
+        "n_items": u.n_items,
+        "n_scenarios": u.n_scenarios,
+        "sentences": describe(u),
+        "metrics": search_metrics(u),
+        "knee": None,
+        "best_vs_baseline": None,
+    }
+    if u.knee is not None:
+        resolve = u.knee.items_to_resolve
+        record["knee"] = {
+            "trial": str(u.knee.trial),
+            "stability": u.knee.stability,
+            "alternatives": [
+                {"trial": str(a.trial), "cheaper": a.cheaper, "difference": _triple(a.difference.difference)}
+                for a in u.knee.alternatives
+            ],
+            "items_to_resolve_estimate": None
+            if resolve is None
+            else {"rival": str(resolve.rival), "n_items": resolve.n_items_needed, "n_items_now": resolve.n_items_now},
+        }
+    if best is not None and u.baseline is not None and best in {str(t.trial) for t in u.trials}:
+        pair = u.difference(best, u.baseline)
+        record["best_vs_baseline"] = {
+            "trial": best,
+            "difference": _triple(pair.difference),
+            "resolved": pair.resolved,
+            "n_items": pair.n_items,
+        }
+        record["metrics"].update(
+            best_minus_baseline_judge_score=pair.difference.estimate,
+            best_minus_baseline_judge_score_ci_low=pair.difference.low,
+            best_minus_baseline_judge_score_ci_high=pair.difference.high,
+        )
+    return record
+
+
+def power_limit_savings_of(front: Front, space: Iterable[str]) -> list:
+    """Energy each completed trial at a lowered GPU power limit saved against default-limit trials (per training
+    token, trainables/energy.py); empty unless the search space has a `gpu_power_limit_w` dimension."""
+    from trainables.energy import power_limit_savings
+
+    space = list(space)
+    if "gpu_power_limit_w" not in space or front.done.empty:
+        return []
+    rows = front.done.astype(object).where(front.done.notna(), None).to_dict("records")
+    return power_limit_savings(rows, tuple(k for k in space if k != "gpu_power_limit_w"))

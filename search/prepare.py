@@ -4,16 +4,18 @@ base model, target modules, judges), so a bad setting fails in seconds with one 
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from common.errors import InputError
 from experiment.config import ExperimentConfig
+from search.startup_checks import check_trial_fits, probe_tracking_server, ray_address_option, start_ray
 from search.storage import check_shared_storage, tune_storage
 from search.tracking import check_reachable, resolve_tracking_uri
-from trainables.settings import TrialSettings
+from trainables.power_limit import FIELD as POWER_LIMIT_FIELD
+from trainables.power_limit import check_power_limits
+from trainables.settings import TINY_QWEN2, TrialSettings
 from trainables.tracking import limit_http_retries
 
 SPLITS = ("train", "val", "judge")
@@ -27,6 +29,7 @@ class Prepared:
     splits: dict[str, list[dict[str, Any]]]  # the corpus rows every trial trains, validates and is judged on
     base_model_path: Path
     storage: str  # Tune's storage (search/storage.py)
+    calibration: Any = None  # judging.calibration.CalibrationResult: each judge on known answers
 
 
 def prepare(config: ExperimentConfig, address: str | None) -> Prepared:
@@ -34,6 +37,7 @@ def prepare(config: ExperimentConfig, address: str | None) -> Prepared:
 
     from corpus.pipeline import build_corpus, read_split
     from judging.panel import Panel
+    from search.judge_checks import calibrate_panel
     from trainables.base_model import corpus_texts, resolve_base_model
     from trainables.lora import check_target_modules
 
@@ -44,24 +48,43 @@ def prepare(config: ExperimentConfig, address: str | None) -> Prepared:
             f"{config.search.gpus_per_trial} is a fractional GPU, refused by energy.shared_gpu=refuse",
         )
     tracking_uri = resolve_tracking_uri(config.tracking.uri)
+    probe_tracking_server(tracking_uri)
     client = check_reachable(tracking_uri)
     limit_http_retries(config.tracking.http_retries, config.tracking.http_timeout_seconds)
 
     if not ray.is_initialized():
-        ray.init(address=address, include_dashboard=False, configure_logging=False, log_to_driver=True)
+        start_ray(address)
+    joined = ray_address_option(address)[0] not in (None, "local")
     storage = tune_storage(config)
-    alive = sum(1 for node in ray.nodes() if node.get("Alive"))
-    check_shared_storage(storage, alive, joined_cluster=bool(address or os.environ.get("RAY_ADDRESS")))
+    nodes = ray.nodes()
+    check_shared_storage(storage, sum(1 for node in nodes if node.get("Alive")), joined_cluster=joined)
+    check_trial_fits(config, nodes, joined)
+    if not joined:  # on a cluster the GPUs are the workers', not this driver's
+        check_power_limits(_power_limits(config), source=POWER_LIMIT_FIELD)
+
+    # The cheap checks first: a missing model or a judge without its key fails before the corpus is built (the
+    # paper preset's 28,343 rows took 37 s here, and API money with the litellm backend). Only the built-in tiny
+    # model needs the corpus: its tokenizer is trained on the training texts.
+    cache_dir = config.paths.cache_dir.resolve()
+    base_path = None if config.model.base == TINY_QWEN2 else resolve_base_model(config.model, [], cache_dir)
+    panel = Panel.from_config(config.judging, cache_dir=cache_dir / "judge")
+    panel.preflight()
 
     corpus = build_corpus(config.corpus, config.paths.data_dir.resolve())
     splits = {split: read_split(corpus.path, split).to_dict("records") for split in SPLITS}
     if not splits["judge"]:
         raise InputError(corpus.path / "judge", None, "the judge set is empty; raise corpus.max_judge_items")
-    cache_dir = config.paths.cache_dir.resolve()
-    base_path = resolve_base_model(config.model, corpus_texts(splits["train"]), cache_dir)
+    if base_path is None:
+        base_path = resolve_base_model(config.model, corpus_texts(splits["train"]), cache_dir)
     check_target_modules(base_path, _module_names(config), "training.target_modules / search.space.target_modules")
-    Panel.from_config(config.judging, cache_dir=cache_dir / "judge").preflight()
-    return Prepared(tracking_uri, client, corpus, splits, base_path, storage)
+    calibration = calibrate_panel(panel)
+    return Prepared(tracking_uri, client, corpus, splits, base_path, storage, calibration)
+
+
+def _power_limits(config: ExperimentConfig) -> list[int | None]:
+    """Every GPU power limit a trial may ask for: the default and the space's choices (or range ends)."""
+    spec = config.search.space.get("gpu_power_limit_w")
+    return [config.training.gpu_power_limit_w, *(spec.values_to_check() if spec else [])]
 
 
 def _module_names(config: ExperimentConfig) -> set[str]:

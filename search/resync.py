@@ -22,8 +22,9 @@ from mlflow.tracking import MlflowClient
 from common.mlflow_names import ROLE_TAG
 from experiment.config import ExperimentConfig, flatten
 from front.objectives import Objective
-from search.front_table import compute_front, trial_table
-from search.recording import finish_in_mlflow, read_baseline, record_baseline, write_front_files
+from search.front_table import compute_front, trial_table, with_uncertainty
+from search.judged_items import search_items
+from search.recording import finish_in_mlflow, read_baseline, record_baseline, write_front_files, write_judged_items
 from search.storage import check_resumable, experiment_path, reports_dir
 from search.tracking import check_reachable, experiment_id, find_parent_run, start_parent_run
 from trainables.contract import ADAPTER_DIR, CHECKPOINT_DIR, JUDGE_ANSWERS, trial_params, trial_settings
@@ -108,6 +109,9 @@ def resync(config: ExperimentConfig, tracking_uri: str) -> ResyncSummary:
         objectives = [Objective(o.metric, o.mode) for o in config.search.objectives]
         trials = trial_table(ResultGrid(analysis))
         front = compute_front(trials, objectives, config.search.reference_point, config.search.space)
+        items = search_items(ResultGrid(analysis), baseline)
+        front = with_uncertainty(front, items, config.search.reference_point, config.experiment.seed)
+        write_judged_items(items, reports_dir(config))
         write_front_files(front, reports_dir(config), name)
         _, summary.report = finish_in_mlflow(config, client, tracking_uri, exp_id, parent_run_id, front)
         summary.front_recorded = True

@@ -30,6 +30,19 @@ class SearchSummary:
     mlflow_pending: str | None = None
     # Wall seconds per stage (setup, trials, recording) and the driver's CPU seconds.
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    # 95% intervals from the paired bootstrap over judge items, resampled by scenario (front/uncertainty.py via
+    # search/front_table.py); None where there were no judged items to resample.
+    baseline_judge_score_ci: tuple[float, float] | None = None
+    best_trial: str | None = None  # the completed trial with the highest judge score
+    best_judge_score_ci: tuple[float, float] | None = None
+    best_minus_baseline: tuple[float, float, float] | None = None  # paired difference: estimate, low, high
+    hypervolume_ci: tuple[float, float] | None = None
+    knee_stability: float | None = None  # share of bootstrap replicates whose knee is `knee_trial`
+    knee_alternatives: tuple[str, ...] = ()  # trials tied with the knee (difference not resolved, not dominated)
+    judge_items: int = 0  # judge items behind every interval
+    # Each judge's share of calibration pairs ranked right at the start (judging/calibration.py), and warnings.
+    calibration_accuracy: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         stages = ", ".join(
@@ -39,10 +52,11 @@ class SearchSummary:
             "",
             f"Search {self.experiment!r} finished: {self.completed} trials completed, {self.failed} failed, "
             f"{self.stopped} stopped early, {self.excluded} excluded from the front (NaN objectives).",
-            f"Pareto front: {self.front_size} trials; hypervolume {self.hypervolume:.6g} "
-            f"(reference point {self.reference_point}).",
-            f"Baseline (untuned base model) judge score: {self.baseline_judge_score:.3f}; "
-            f"best trial: {self.best_judge_score:.3f}.",
+            f"Pareto front: {self.front_size} trials; hypervolume {self.hypervolume:.6g}"
+            + ("" if self.hypervolume_ci is None else f" [{self.hypervolume_ci[0]:.6g}, {self.hypervolume_ci[1]:.6g}]")
+            + f" (reference point {self.reference_point}).",
+            *self.knee_lines(),
+            self.quality_line(),
             f"Energy spent by all trials: {self.total_energy_wh:.4g} Wh ({self.energy_source}).",
             f"Wall time: {stages}.",
             f"Pareto table:  {self.front_csv}",
@@ -54,4 +68,30 @@ class SearchSummary:
             lines.append(f"Report:  {self.report}")
         if self.registered_model:
             lines.append(f"Knee adapter registered as model {self.registered_model}")
-        return lines
+        return lines + self.warnings
+
+    def knee_lines(self) -> list[str]:
+        if self.knee_trial is None or self.knee_stability is None:
+            return []
+        line = f"Knee: trial {self.knee_trial}, the knee in {self.knee_stability:.0%} of bootstrap replicates"
+        if self.knee_alternatives:
+            line += "; tied with it (difference not resolved): " + ", ".join(self.knee_alternatives)
+        return [line + "."]
+
+    def quality_line(self) -> str:
+        """The baseline against the best trial, each with its interval, and their paired difference."""
+        baseline = f"{self.baseline_judge_score:.3f}{_interval(self.baseline_judge_score_ci)}"
+        best = f"{self.best_judge_score:.3f}{_interval(self.best_judge_score_ci)}"
+        line = f"Baseline (untuned base model) judge score: {baseline}; best trial"
+        line += f" {self.best_trial}: {best}" if self.best_trial else f": {best}"
+        if self.best_minus_baseline is not None:
+            estimate, low, high = self.best_minus_baseline
+            verdict = "resolved" if low > 0 or high < 0 else "not resolved: within the judge items' noise"
+            line += f"; best minus baseline {estimate:+.3f} [{low:+.3f}, {high:+.3f}], {verdict}"
+        if self.judge_items:
+            line += f" (95% intervals, paired bootstrap over {self.judge_items} judge items by scenario)"
+        return line + "."
+
+
+def _interval(bounds: tuple[float, float] | None) -> str:
+    return "" if bounds is None else f" [{bounds[0]:.3f}, {bounds[1]:.3f}]"
