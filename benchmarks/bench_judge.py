@@ -12,11 +12,15 @@ was written by hand for this check and is never read by judging.train_judge. For
 - the untuned SmolLM2-135M-Instruct's typical refusal against every question (goal: at most 2.0);
 - milliseconds per judgement with no cache, after the embedding model has loaded.
 
-Run: `.venv/bin/python benchmarks/bench_judge.py` from the repository root.
+Run: `.venv/bin/python benchmarks/bench_judge.py` from the repository root; `--input` names another holdout of the
+same rows (id, group, kind, question, reference, answer) and `--out` its result file, e.g. the blind holdout written
+before its author read the judge: `--input tests/fixtures/judging/correctness_holdout_blind.jsonl
+--out benchmarks/results/judge_blind.json`.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -43,6 +47,12 @@ GOALS = {"pairs_ordered": 0.9, "mean_gap": 1.0, "loop": 1.5, "truncated": 1.5, "
 
 def read_holdout(path: Path = HOLDOUT) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def display(path: Path) -> str:
+    """A path as the record shows it: relative to the repository where it lies inside."""
+    resolved = path.resolve()
+    return str(resolved.relative_to(REPO)) if resolved.is_relative_to(REPO) else str(path)
 
 
 def summarise(rows: list[dict], scores: list[float]) -> dict:
@@ -94,8 +104,16 @@ def judge_rows(model: str, items: list[JudgeItem]) -> tuple[list[float], float]:
     return [float(v) for v in result.items["judge_score"]], round(elapsed_ms, 2)
 
 
-def main() -> int:
-    rows = read_holdout()
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--input", type=Path, default=HOLDOUT, help="holdout JSONL (default: %(default)s)")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="result JSON (default: %(default)s)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    rows = read_holdout(args.input)
     items = [JudgeItem(r["id"], r["question"], r["reference"], r["answer"]) for r in rows]
     questions = {r["group"]: r for r in rows}
     smol = [JudgeItem(f"{g}-smollm2", r["question"], r["reference"], SMOLLM2_REFUSAL) for g, r in questions.items()]
@@ -112,16 +130,16 @@ def main() -> int:
         summary["ms_per_judgement"] = ms
         report[model] = summary
     record = {
-        "what": "judge validity on the hand-written holdout; goals from issue 23 item 2",
-        "holdout": str(HOLDOUT.relative_to(REPO)),
+        "what": "judge validity on a hand-written holdout; goals from issue 23 item 2",
+        "holdout": display(args.input),
         "goals": GOALS,
         "judges": report,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "note": "2 cores shared with other jobs while measured: timings are upper bounds"},
-        "command": ".venv/bin/python benchmarks/bench_judge.py",
+        "command": " ".join([".venv/bin/python benchmarks/bench_judge.py", *(sys.argv[1:] if argv is None else argv)]),
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }  # fmt: skip
-    atomic.write_json(RESULTS, record)
+    atomic.write_json(args.out, record)
     print(json.dumps({m: {k: s[k] for k in ("pairs_ordered", "mean_gap", "mean_score", "ms_per_judgement")}
                       for m, s in report.items()}, indent=1))  # fmt: skip
     return 0
