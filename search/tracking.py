@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
@@ -10,8 +11,9 @@ from mlflow.entities import Param, RunTag
 from mlflow.tracking import MlflowClient
 
 from common.errors import InputError
-from common.mlflow_names import ROLE_TAG
+from common.mlflow_names import EXPERIMENT_KIND, EXPERIMENT_KIND_TAG, NOTE_TAG, ROLE_TAG, RUN_NAME_TAG, trial_run_name
 from front.objectives import objectives_to_json
+from search.mlflow_note import experiment_note
 from trainables.contract import ADAPTER_DIR
 
 PROBE_TIMEOUT_SECONDS = 10.0
@@ -70,8 +72,16 @@ def _probe_server(uri: str) -> None:
 
 
 def experiment_id(client: MlflowClient, name: str) -> str:
+    """The search's experiment, created (or completed, for one an older version made) with the kind that makes
+    the MLflow UI treat it as model training and a description that says where the results are."""
+    tags = {EXPERIMENT_KIND_TAG: EXPERIMENT_KIND, NOTE_TAG: experiment_note(name)}
     experiment = client.get_experiment_by_name(name)
-    return experiment.experiment_id if experiment else client.create_experiment(name)
+    if experiment is None:
+        return client.create_experiment(name, tags=tags)
+    for key, value in tags.items():
+        if key not in experiment.tags:
+            client.set_experiment_tag(experiment.experiment_id, key, value)
+    return experiment.experiment_id
 
 
 def find_parent_run(client: MlflowClient, experiment: str) -> str | None:
@@ -84,7 +94,7 @@ def find_parent_run(client: MlflowClient, experiment: str) -> str | None:
 def start_parent_run(
     client: MlflowClient, experiment: str, name: str, params: dict[str, str], tags: dict
 ) -> str:
-    run_id = client.create_run(experiment, tags={ROLE_TAG: "search", "mlflow.runName": name}).info.run_id
+    run_id = client.create_run(experiment, tags={ROLE_TAG: "search", RUN_NAME_TAG: name}).info.run_id
     # MLflow params are limited to 6000 characters and cannot be logged twice.
     client.log_batch(
         run_id,
@@ -108,16 +118,23 @@ def close_orphans(client: MlflowClient, experiment: str, parent_run_id: str, tun
 
 
 def child_runs(client: MlflowClient, experiment: str, parent_run_id: str) -> pd.DataFrame:
+    """The search's trial runs: run id, trial id, status and the name their params and origin give them."""
     runs = client.search_runs(
         [experiment],
         filter_string=f"tags.`mlflow.parentRunId` = '{parent_run_id}' and tags.`{ROLE_TAG}` = 'trial'",
     )
-    return pd.DataFrame(
-        [
-            {"run_id": r.info.run_id, "trial_id": r.data.tags.get("trial_id"), "status": r.info.status}
-            for r in runs
-        ]
-    )
+    rows = []
+    for r in runs:
+        trial_id = r.data.tags.get("trial_id")
+        name = trial_run_name(r.data.params, r.data.tags.get("origin"), trial_id or r.info.run_id)
+        rows.append({"run_id": r.info.run_id, "trial_id": trial_id, "status": r.info.status, "name": name})
+    return pd.DataFrame(rows, columns=["run_id", "trial_id", "status", "name"])
+
+
+def tag_runs(client: MlflowClient, tags_by_run: Mapping[str, Mapping[str, str]]) -> None:
+    """Tags on many runs, one request per run."""
+    for run_id, tags in tags_by_run.items():
+        client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
 
 
 def log_front(client: MlflowClient, run_id: str, trials: pd.DataFrame, front_csv: Path, objectives) -> None:
@@ -126,8 +143,9 @@ def log_front(client: MlflowClient, run_id: str, trials: pd.DataFrame, front_csv
     client.set_tag(run_id, "objectives", objectives_to_json(objectives))
 
 
-def register_adapter(client: MlflowClient, run_id: str, model_name: str) -> str:
-    """Register the knee trial's peft adapter directory as a model version; returns the version."""
+def register_adapter(client: MlflowClient, run_id: str, model_name: str, description: str) -> str:
+    """Register the knee trial's peft adapter directory as a model version described by `description`; returns
+    the version."""
     from mlflow.exceptions import MlflowException
 
     try:
@@ -138,4 +156,5 @@ def register_adapter(client: MlflowClient, run_id: str, model_name: str) -> str:
         if err.error_code != "RESOURCE_ALREADY_EXISTS":
             raise
     source = f"{client.get_run(run_id).info.artifact_uri}/{ADAPTER_DIR}"
-    return str(client.create_model_version(model_name, source=source, run_id=run_id).version)
+    version = client.create_model_version(model_name, source=source, run_id=run_id, description=description)
+    return str(version.version)

@@ -20,7 +20,7 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from common.mlflow_names import ROLE_TAG
+from common.mlflow_names import EXPERIMENT_KIND, EXPERIMENT_KIND_TAG, ROLE_TAG, RUN_NAME_TAG, trial_run_name
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,10 @@ class TrialRun:
 
     def _open(self, experiment_name: str, parent_run_id: str | None) -> None:
         experiment = self.client.get_experiment_by_name(experiment_name)
-        experiment_id = experiment.experiment_id if experiment else self.client.create_experiment(experiment_name)
+        if experiment:
+            experiment_id = experiment.experiment_id
+        else:  # the search's driver creates it first; this is for a trial started on its own
+            experiment_id = self.client.create_experiment(experiment_name, tags={EXPERIMENT_KIND_TAG: EXPERIMENT_KIND})
         existing = self.client.search_runs(
             [experiment_id],
             filter_string=f"tags.trial_id = '{self.trial_id}' and tags.`{ROLE_TAG}` = 'trial'",
@@ -90,7 +93,7 @@ class TrialRun:
             self.run_id = existing[0].info.run_id
             self.client.update_run(self.run_id, status="RUNNING")
         else:
-            tags = {ROLE_TAG: "trial", "trial_id": self.trial_id, "mlflow.runName": self.trial_id}
+            tags = {ROLE_TAG: "trial", "trial_id": self.trial_id, RUN_NAME_TAG: self.trial_id}
             if parent_run_id:
                 tags["mlflow.parentRunId"] = parent_run_id
             self.run_id = self.client.create_run(experiment_id, tags=tags).info.run_id
@@ -112,14 +115,16 @@ class TrialRun:
             )
 
     def log_params(self, params: Mapping[str, object], tags: Mapping[str, str] | None = None) -> None:
-        """Params not logged yet (a restored trial has them; MLflow refuses a param logged twice) and tags."""
+        """Params not logged yet (a restored trial has them; MLflow refuses a param logged twice) and tags. The run
+        is named after them (its LoRA settings and the `origin` tag) instead of its trial id."""
 
         def log_fresh() -> None:
             from mlflow.entities import Param, RunTag
 
             have = self.client.get_run(self.run_id).data.params
             fresh = [Param(k, str(v)) for k, v in params.items() if k not in have]
-            labels = [RunTag(k, str(v)) for k, v in (tags or {}).items()]
+            named = {**(tags or {}), RUN_NAME_TAG: trial_run_name(params, (tags or {}).get("origin"), self.trial_id)}
+            labels = [RunTag(k, str(v)) for k, v in named.items()]
             if fresh or labels:
                 self.client.log_batch(self.run_id, params=fresh, tags=labels)
 
