@@ -166,8 +166,13 @@ def main(argv: list[str] | None = None) -> None:
     phases = {"same": [], "mixed": []}
     for label in ("same", "mixed", "mixed", "same"):
         phases[label].append(concurrent_phase(url, same if label == "same" else mixed, args))
-    sequential = {label: sequential_phase(url, same if label == "same" else mixed, args)
-                  for label in ("same", "switching")}  # fmt: skip
+    runs = {"same": [], "switching": []}
+    for label in ("same", "switching", "switching", "same"):
+        runs[label].append(sequential_phase(url, same if label == "same" else mixed, args))
+    sequential = {
+        label: {"models": r[0]["models"], **{k: statistics.fmean(x[k] for x in r) for k in r[0] if k != "models"}}
+        for label, r in runs.items()
+    }
     load_after = os.getloadavg()
     server.should_exit = True
     thread.join(timeout=30)
