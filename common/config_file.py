@@ -7,6 +7,7 @@ stage CLI that reads only its own sections (`corpus.build`) load files the same 
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -18,6 +19,7 @@ from common.errors import InputError
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 PRESETS = ("local", "paper")
 Model = TypeVar("Model", bound=BaseModel)
+NAMED_KEY = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*): (.+)$", re.DOTALL)
 
 
 def add_set_option(parser: argparse.ArgumentParser, help: str) -> None:
@@ -101,15 +103,20 @@ def load_model(
     except ValidationError as err:
         first = err.errors()[0]
         loc = tuple(str(p) for p in first["loc"])
+        msg = first["msg"].removeprefix("Value error, ")
+        # A section-level check names the key it is about first (`reference_point.judge_score: ...`), so the
+        # error points at that key and at the --set that gave it, not at the whole section.
+        named = NAMED_KEY.match(msg)
+        if named:
+            loc, msg = loc + tuple(named.group(1).split(".")), named.group(2)
         origin = next(
             (f"--set {o}" for path, o in overridden.items() if loc[: len(path)] == path or path[: len(loc)] == loc),
             str(source),
         )
         field = ".".join(loc) or "(top level)"
-        msg = first["msg"].removeprefix("Value error, ")
         given = first.get("input")
         # Model-level checks already name the value in their message; their input is the whole section.
-        value = "" if first["type"] == "missing" or isinstance(given, dict) else f" (got {_describe(given)})"
+        value = "" if first["type"] == "missing" or isinstance(given, dict) or named else f" (got {_describe(given)})"
         if first["type"] == "extra_forbidden":
             msg, value = "unknown key", ""
         raise InputError(origin, field, f"{msg}{value}") from None

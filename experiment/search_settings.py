@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from front.objectives import Objective, reference_problem
 from trainables.settings import TrialSettings
 
 SAMPLERS = ("tpe", "nsga2", "gp", "random", "grid16")
@@ -128,4 +129,23 @@ class SearchConfig(Section):
         bad = {m: v for m, v in self.reference_point.items() if not math.isfinite(v)}
         if bad:
             raise ValueError(f"reference_point values must be finite, got {bad}")
+        for o in self.objectives:
+            problem = reference_problem(Objective(o.metric, o.mode), self.reference_point[o.metric])
+            if problem:
+                raise ValueError(f"reference_point.{o.metric}: {problem}")
+        return self
+
+    @model_validator(mode="after")
+    def _power_limits_need_whole_gpus(self) -> SearchConfig:
+        spec = self.space.get("gpu_power_limit_w")
+        limits = [v for v in spec.values_to_check() if v is not None] if spec else []
+        if limits and self.gpus_per_trial % 1:
+            raise ValueError(
+                f"space.gpu_power_limit_w: {limits} W with gpus_per_trial={self.gpus_per_trial}; a power limit is set "
+                "per device, so it would also throttle the other trials sharing that GPU; use whole GPUs"
+            )
+        if limits and not self.gpus_per_trial:
+            raise ValueError(
+                f"space.gpu_power_limit_w: {limits} W with gpus_per_trial=0; the trials have no GPU to limit"
+            )
         return self

@@ -42,6 +42,51 @@ class Objective:
 
 DEFAULT_OBJECTIVES: tuple[Objective, ...] = (Objective("judge_score", "max"), Objective("energy_wh", "min"))
 
+INF = float("inf")
+# What each metric a trial reports can take (trainables/contract.py gives the units): (low, high, low_attainable).
+# The judges score on the rubric's 1-5 scale; energy is always spent (> 0, so a reference of 0 Wh can never be
+# beaten); losses are cross-entropies (>= 0), perplexity = exp(val_loss) >= 1; agreement is a Spearman correlation.
+METRIC_BOUNDS: dict[str, tuple[float, float, bool]] = {
+    "judge_score": (1.0, 5.0, True),
+    "probe_judge_score": (1.0, 5.0, True),
+    "judge_relevance": (1.0, 5.0, True),
+    "judge_grammar": (1.0, 5.0, True),
+    "judge_structure": (1.0, 5.0, True),
+    "judge_style": (1.0, 5.0, True),
+    "judge_agreement": (-1.0, 1.0, True),
+    "judge_pairwise_win_rate": (0.0, 1.0, True),
+    "judge_pairwise_consistency": (0.0, 1.0, True),
+    "judge_cost_usd": (0.0, INF, True),
+    "energy_wh": (0.0, INF, False),
+    "energy_eval_wh": (0.0, INF, False),
+    "train_loss": (0.0, INF, True),
+    "val_loss": (0.0, INF, True),
+    "perplexity": (1.0, INF, True),
+    "train_seconds": (0.0, INF, False),
+    "tokens_per_second": (0.0, INF, False),
+    "peak_memory_mb": (0.0, INF, False),
+    "trainable_params": (1.0, INF, True),
+}
+
+
+def reference_problem(objective: Objective, value: float) -> str | None:
+    """Why `value` cannot serve as the reference point's coordinate for `objective`, or None if it can.
+
+    The hypervolume counts only trials that beat the reference on every objective: a reference at or beyond the
+    best end a metric can reach is never beaten (the hypervolume stays 0 whatever the trials do), and one beyond
+    the worst end is beaten by every trial for free (hypervolumes inflate and no longer compare across searches).
+    """
+    if objective.metric not in METRIC_BOUNDS:
+        return None
+    low, high, low_attainable = METRIC_BOUNDS[objective.metric]
+    scale = f"{objective.metric} lies in {'[' if low_attainable else '('}{low:g}, {high:g}{']' if high < INF else ')'}"
+    best, worst = (high, low) if objective.mode == "max" else (low, high)
+    if (value >= best) if objective.mode == "max" else (value <= best):
+        return f"{value:g} can never be beaten by a {objective.mode}imised {objective.metric} ({scale})"
+    if (value < worst) if objective.mode == "max" else (value > worst):
+        return f"{value:g} is beyond the worst {objective.metric} possible, so every trial beats it for free ({scale})"
+    return None
+
 
 def metric_names(objectives: Sequence[Objective]) -> list[str]:
     return [objective.metric for objective in objectives]

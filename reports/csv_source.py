@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from common.errors import InputError
-from front.objectives import Objective
+from front.objectives import METRIC_BOUNDS, Objective
 from reports.study import FINISHED, Study
 
 
@@ -32,6 +32,59 @@ def parse_reference_point(spec: str, source: object = "--reference-point") -> di
     return point
 
 
+# Columns a trial table holds as numbers (trainables/contract.py); a CSV that has one must hold numbers there.
+NUMERIC_COLUMNS = frozenset(METRIC_BOUNDS) | {"epoch", "train_tokens", "judge_calls", "judge_failures"}
+# Longer than any id, status or number a results table holds: a field this long is a broken quote or the wrong file.
+MAX_FIELD_CHARS = 10_000
+
+
+def _read_csv(csv_path: Path) -> pd.DataFrame:
+    """The table as strings; an unreadable, empty, header-only or oversized file is one InputError."""
+    try:
+        table = pd.read_csv(csv_path, dtype=str, keep_default_na=False, encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(csv_path, None, "file not found") from None
+    except IsADirectoryError:
+        raise InputError(csv_path, None, "is a directory, not a CSV file") from None
+    except pd.errors.EmptyDataError:
+        raise InputError(csv_path, None, "the file is empty (expected a header of column names, row 1)") from None
+    except UnicodeDecodeError as err:
+        byte = err.object[err.start]
+        raise InputError(csv_path, None, f"not UTF-8 text (byte {byte:#04x} at offset {err.start})") from None
+    except (pd.errors.ParserError, ValueError) as err:
+        raise InputError(csv_path, None, f"not a readable CSV: {' '.join(str(err).split())[:200]}") from None
+    if table.empty:
+        raise InputError(csv_path, None, f"no data rows under the header ({', '.join(map(str, table.columns))})")
+    for column in table.columns:
+        long = table[column].str.len() > MAX_FIELD_CHARS
+        if long.any():
+            row = int(long.to_numpy().argmax())
+            size = len(table[column].iloc[row])
+            raise InputError(csv_path, column, f"a field of {size:,} characters (row {row + 2})")
+    return table
+
+
+def _numbers(csv_path: Path, table: pd.DataFrame, column: str) -> pd.Series:
+    """`column` as floats: text or a value outside the metric's range is refused. An empty cell (or NaN) stays NaN:
+    a trial whose judges all failed has no judge_score, never a 0."""
+    text = table[column].str.strip()
+    numbers = pd.to_numeric(text.where(text != ""), errors="coerce")
+    for row, (raw, value) in enumerate(zip(table[column], numbers, strict=True)):
+        if raw.strip() and math.isnan(value) and raw.strip().lower() not in ("nan", "na", "n/a"):
+            raise InputError(csv_path, column, f"not a number: {raw[:80]!r} (row {row + 2})")
+        bounds = METRIC_BOUNDS.get(column)
+        if bounds and not math.isnan(value) and not _within(value, bounds):
+            low, high, _ = bounds
+            message = f"{value:g} is outside the metric's range {low:g} to {high:g} (row {row + 2})"
+            raise InputError(csv_path, column, message)
+    return numbers
+
+
+def _within(value: float, bounds: tuple[float, float, bool]) -> bool:
+    low, high, low_attainable = bounds
+    return (low <= value if low_attainable else low < value) and value <= high
+
+
 def load_study(
     csv_path: Path,
     objectives: Sequence[Objective],
@@ -40,24 +93,14 @@ def load_study(
     judge_threshold: float | None = None,
 ) -> Study:
     csv_path = Path(csv_path)
-    try:
-        table = pd.read_csv(csv_path)
-    except FileNotFoundError:
-        raise InputError(csv_path, None, "file not found") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-        raise InputError(csv_path, None, f"not a readable CSV ({type(err).__name__})") from None
+    text = _read_csv(csv_path)
     for objective in objectives:
-        if objective.metric not in table.columns:
-            raise InputError(
-                csv_path, objective.metric, f"objective column missing; columns: {list(table.columns)}"
-            )
-        numeric = pd.to_numeric(table[objective.metric], errors="coerce")
-        bad = table[objective.metric][numeric.isna() & table[objective.metric].notna()]
-        if not bad.empty:
-            raise InputError(
-                csv_path, objective.metric, f"not a number: {bad.iloc[0]!r} (row {bad.index[0] + 2})"
-            )
-        table[objective.metric] = numeric
+        if objective.metric not in text.columns:
+            raise InputError(csv_path, objective.metric, f"objective column missing; columns: {list(text.columns)}")
+    # Checked as text (so a cell is reported as written), then read with pandas' own type inference.
+    table = pd.read_csv(csv_path, encoding="utf-8")
+    for column in [c for c in text.columns if c in NUMERIC_COLUMNS or c in {o.metric for o in objectives}]:
+        table[column] = _numbers(csv_path, text, column).to_numpy()
     if reference_point is not None:
         missing = [o.metric for o in objectives if o.metric not in reference_point]
         if missing:

@@ -41,6 +41,14 @@ def reports_dir(config: ExperimentConfig) -> Path:
     return (config.paths.reports_dir / config.experiment.name).resolve()
 
 
+def lock_path(config: ExperimentConfig) -> Path:
+    """The lock that keeps one driver per search name (search/lock.py): beside Tune's record of the search, or in
+    the cache folder when Tune's storage is a URI (an object store has no atomic create)."""
+    storage = tune_storage(config)
+    folder = config.paths.cache_dir.resolve() / "locks" if is_uri(storage) else Path(storage)
+    return folder / f"{config.experiment.name}.lock"
+
+
 def check_output_dirs(config: ExperimentConfig) -> None:
     """Every local directory the search writes to, checked before anything starts (not after the last trial)."""
     outputs = {
