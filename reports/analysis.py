@@ -15,7 +15,9 @@ from scipy import stats
 
 from front.objectives import Objective, metric_names, to_minimisation
 from front.pareto import hypervolume, hypervolume_curve, knee_point, pareto_ranks
+from reports.judged import Comparison, compared_answers, judge_checks, power_savings
 from reports.study import FINISHED, Study
+from trainables.energy import PowerLimitSaving
 
 JUDGE_SCORE = "judge_score"
 ENERGY = "energy_wh"
@@ -71,6 +73,12 @@ class Analysis:
     recommendations: list[Recommendation]
     energy_estimated: bool
     notes: list[str] = field(default_factory=list)
+    # The search's bootstrap findings (Study.uncertainty), three judge questions answered side by side, the judges'
+    # calibration and agreement, and power-limit savings (reports/judged.py).
+    uncertainty: dict[str, Any] | None = None
+    comparisons: list[Comparison] = field(default_factory=list)
+    judge_checks: list[tuple[str, float, float | None, float | None]] = field(default_factory=list)
+    power_savings: list[PowerLimitSaving] = field(default_factory=list)
 
 
 def _numeric(table: pd.DataFrame, column: str) -> pd.Series:
@@ -258,6 +266,10 @@ def analyse(study: Study) -> Analysis:
         recommendations=_recommendations(study, ranked, knee_id, " (estimate)" if estimated else ""),
         energy_estimated=estimated,
         notes=notes,
+        uncertainty=study.uncertainty,
+        comparisons=compared_answers(study, ranked, knee_id),
+        judge_checks=judge_checks(study),
+        power_savings=power_savings(study),
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import tempfile
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +21,13 @@ from mlflow.tracking import MlflowClient
 from common.errors import InputError
 from common.mlflow_names import ROLE_TAG
 from front.objectives import DEFAULT_OBJECTIVES, objectives_from_json
-from reports.study import Study
+from reports.study import BASELINE, Study
+from trainables.contract import JUDGE_ANSWERS
 
 MANIFEST_ARTIFACT = "corpus/manifest.json"
+UNCERTAINTY_ARTIFACT = "uncertainty/uncertainty.json"  # search/recording.py writes it at the search's end
+BASELINE_ANSWERS_ARTIFACT = f"baseline/{JUDGE_ANSWERS}"
+BASELINE_PREFIX = "baseline_"
 REFERENCE_PARAM_PREFIX = "reference_point."
 ENVIRONMENT_TAGS = ("gpu_type", "energy_source", "corpus_hash")
 TRIAL_TAGS = ("origin", "energy_source")
@@ -89,17 +94,49 @@ def _trials_table(children: list[Run]) -> pd.DataFrame:
     return table.set_index("trial_id", drop=False)
 
 
-def _manifest(client: MlflowClient, run_id: str) -> dict[str, Any] | None:
+def _json_artifact(client: MlflowClient, run_id: str, path: str) -> Any:
+    """A JSON artifact of a run, or None where it is missing or unreadable."""
     with tempfile.TemporaryDirectory() as scratch:
         try:
-            local = client.download_artifacts(run_id, MANIFEST_ARTIFACT, scratch)
-        except (MlflowException, OSError):
+            local = client.download_artifacts(run_id, path, scratch)
+            return json.loads(Path(local).read_text(encoding="utf-8"))
+        except (MlflowException, OSError, json.JSONDecodeError):
             return None
-        try:
-            loaded = json.loads(Path(local).read_text(encoding="utf-8"))
-        except json.JSONDecodeError:
-            return None
+
+
+def _manifest(client: MlflowClient, run_id: str) -> dict[str, Any] | None:
+    loaded = _json_artifact(client, run_id, MANIFEST_ARTIFACT)
+    if loaded is None:
+        return None
     return loaded if isinstance(loaded, dict) else {"manifest": loaded}
+
+
+class RunAnswers(Mapping):
+    """Judged answers per item (MLflow's `log_table` JSON) by trial id, `BASELINE` for the parent's: downloaded on
+    first use, since a report shows three models' answers, not every trial's."""
+
+    def __init__(self, client: MlflowClient, parent_run_id: str, trial_runs: Mapping[str, str]):
+        self._client = client
+        self._where = {BASELINE: (parent_run_id, BASELINE_ANSWERS_ARTIFACT)}
+        self._where.update({trial: (run_id, JUDGE_ANSWERS) for trial, run_id in trial_runs.items()})
+        self._loaded: dict[str, pd.DataFrame | None] = {}
+
+    def __getitem__(self, key: str) -> pd.DataFrame:
+        if key not in self._where:
+            raise KeyError(key)
+        if key not in self._loaded:
+            table = _json_artifact(self._client, *self._where[key])
+            ok = isinstance(table, dict) and "columns" in table and "data" in table
+            self._loaded[key] = pd.DataFrame(table["data"], columns=table["columns"]) if ok else None
+        if self._loaded[key] is None:
+            raise KeyError(key)
+        return self._loaded[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._where)
+
+    def __len__(self) -> int:
+        return len(self._where)
 
 
 def load_study(experiment_name: str, tracking_uri: str | None = None) -> Study:
@@ -124,6 +161,7 @@ def load_study(experiment_name: str, tracking_uri: str | None = None) -> Study:
         if tags.get("objectives")
         else DEFAULT_OBJECTIVES
     )
+    trials = _trials_table(children)
     reference = {
         key.removeprefix(REFERENCE_PARAM_PREFIX): float(value)
         for key, value in params.items()
@@ -132,7 +170,7 @@ def load_study(experiment_name: str, tracking_uri: str | None = None) -> Study:
     return Study(
         name=experiment_name,
         source=source,
-        trials=_trials_table(children),
+        trials=trials,
         objectives=objectives,
         reference_point=reference or None,
         energy_budget_wh=_optional_float(params, "search.energy_budget_wh", source),
@@ -142,6 +180,10 @@ def load_study(experiment_name: str, tracking_uri: str | None = None) -> Study:
         manifest=_manifest(client, parent.info.run_id),
         search_params=dict(params),
         parent_run_id=parent.info.run_id,
+        baseline={k.removeprefix(BASELINE_PREFIX): v for k, v in metrics.items() if k.startswith(BASELINE_PREFIX)},
+        search_metrics={k: v for k, v in metrics.items() if not k.startswith(BASELINE_PREFIX)},
+        uncertainty=_json_artifact(client, parent.info.run_id, UNCERTAINTY_ARTIFACT),
+        answers=RunAnswers(client, parent.info.run_id, dict(zip(trials["trial_id"], trials["run_id"], strict=True))),
     )
 
 

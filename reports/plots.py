@@ -18,6 +18,7 @@ from reports.study import PAPER_GRID_ORIGIN, Study
 
 _UNITS = {"_wh": "Wh", "_seconds": "s", "_usd": "USD", "_mb": "MB"}
 _MAX_PAIR_PANELS = 3
+JUDGE_CI_LOW, JUDGE_CI_HIGH = f"{JUDGE_SCORE}_ci_low", f"{JUDGE_SCORE}_ci_high"
 
 
 def axis_label(metric: str, energy_estimated: bool) -> str:
@@ -45,6 +46,24 @@ def _axis_pairs(study: Study) -> list[tuple[str, str]]:
     return [(y, x) for x, y in combinations(metrics, 2)][:_MAX_PAIR_PANELS]
 
 
+def _judge_error_bars(axis, ranked: pd.DataFrame, x: str, y: str, xs: pd.Series, ys: pd.Series) -> None:
+    """The judge score's 95% interval (paired bootstrap over judge items) as an error bar on each trial."""
+    if JUDGE_SCORE not in (x, y) or JUDGE_CI_LOW not in ranked.columns or JUDGE_CI_HIGH not in ranked.columns:
+        return
+    score = xs if x == JUDGE_SCORE else ys
+    low = pd.to_numeric(ranked[JUDGE_CI_LOW], errors="coerce")
+    high = pd.to_numeric(ranked[JUDGE_CI_HIGH], errors="coerce")
+    known = low.notna() & high.notna() & score.notna() & xs.notna() & ys.notna()
+    if not known.any():
+        return
+    spans = np.vstack([(score - low)[known].clip(lower=0), (high - score)[known].clip(lower=0)])
+    bars = {"yerr": spans} if y == JUDGE_SCORE else {"xerr": spans}
+    axis.errorbar(
+        xs[known], ys[known], fmt="none", ecolor="#6e7781", elinewidth=1, capsize=3, zorder=2,
+        label="judge score, 95% interval", **bars,
+    )  # fmt: skip
+
+
 def pareto_figure(study: Study, analysis: Analysis) -> Figure:
     """Every finished trial, the front highlighted, the reconstructed paper16 grid and the knee marked."""
     pairs = _axis_pairs(study)
@@ -56,6 +75,7 @@ def pareto_figure(study: Study, analysis: Analysis) -> Figure:
     paper = (ranked["origin"] == PAPER_GRID_ORIGIN).to_numpy() if has_origin else np.zeros(len(ranked), bool)
     for axis, (x, y) in zip(axes[0], pairs, strict=True):
         xs, ys = pd.to_numeric(ranked[x], errors="coerce"), pd.to_numeric(ranked[y], errors="coerce")
+        _judge_error_bars(axis, ranked, x, y, xs, ys)
         axis.scatter(xs[~on_front], ys[~on_front], c="#9aa5b1", s=28, label="dominated trial")
         axis.scatter(xs[on_front], ys[on_front], c="#d62728", s=46, label="Pareto front", zorder=3)
         if paper.any():
@@ -73,6 +93,9 @@ def pareto_figure(study: Study, analysis: Analysis) -> Figure:
             axis.plot(xs[order], ys[order], c="#d62728", lw=1, alpha=0.6, drawstyle="steps-post")
         if y == JUDGE_SCORE and study.baseline_judge_score is not None:
             axis.axhline(study.baseline_judge_score, ls="--", c="black", lw=1, label="untuned base model")
+            low, high = study.baseline.get(JUDGE_CI_LOW), study.baseline.get(JUDGE_CI_HIGH)
+            if low is not None and high is not None and np.isfinite([low, high]).all():
+                axis.axhspan(low, high, color="black", alpha=0.08, lw=0, label="base model, 95% interval")
         axis.set_xlabel(axis_label(x, analysis.energy_estimated))
         axis.set_ylabel(axis_label(y, analysis.energy_estimated))
         axis.grid(alpha=0.3)

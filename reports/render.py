@@ -7,8 +7,11 @@ The HTML embeds its figures as base64 PNGs and loads nothing from the network.
 from __future__ import annotations
 
 import base64
+import dataclasses
+import html
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +27,8 @@ TEMPLATES = Path(__file__).parent / "templates"
 MISSING = "n/a"
 _MEASURE_COLUMNS = ("energy_wh", "train_seconds", "tokens_per_second", "trainable_params", "peak_memory_mb")
 _MANIFEST_ITEMS = 20
+INTERVAL_COLUMNS = ("judge_score_ci_low", "judge_score_ci_high", "front_probability")
+DEGENERATION_COLUMNS = ("answer_repetition", "answer_truncated_share", "answer_distinct_2")
 
 
 def format_value(value: Any) -> str:
@@ -59,6 +64,8 @@ def _trial_columns(analysis: Analysis, frame: pd.DataFrame) -> list[str]:
         *CONFIG_COLUMNS,
         VAL_LOSS,
         JUDGE_SCORE,
+        *INTERVAL_COLUMNS,
+        *DEGENERATION_COLUMNS,
         *analysis.criteria,
         *(PER_JUDGE_PREFIX + judge for judge in analysis.judges),
         *_MEASURE_COLUMNS,
@@ -86,6 +93,75 @@ def _energy_line(study: Study, estimated: bool) -> str:
     if estimated:
         return f"{named}: ESTIMATE (no energy counter); every energy figure in this report is an estimate"
     return f"{named}: measured" if named else "not recorded"
+
+
+def with_interval(value: Any, low: Any, high: Any) -> str:
+    """`3.55 [3.30, 3.79]`; the value alone where the interval is unknown."""
+    if not all(isinstance(v, int | float) and math.isfinite(v) for v in (value, low, high)):
+        return format_value(value)
+    return f"{value:.3g} [{low:.3g}, {high:.3g}]"
+
+
+def _baseline_table(study: Study, estimated: bool) -> dict[str, Any] | None:
+    """The untuned base model's figures in the trial table's columns, for reading beside it."""
+    figures = study.baseline
+    if not figures:
+        return None
+    columns = [c for c in (JUDGE_SCORE, *INTERVAL_COLUMNS[:2], *DEGENERATION_COLUMNS) if c in figures]
+    return _table(pd.DataFrame([{"model": "untuned base model", **{c: figures[c] for c in columns}}]), estimated)
+
+
+def _uncertainty_context(study: Study, analysis: Analysis) -> dict[str, Any] | None:
+    record = analysis.uncertainty
+    if not record:
+        return None
+    knee = record.get("knee") or {}
+    energy = pd.to_numeric(analysis.ranked.get(ENERGY, pd.Series(dtype=float)), errors="coerce")
+    alternatives = [
+        {
+            "trial": a["trial"],
+            "difference": with_interval(*a["difference"]),
+            "cheaper": "yes" if a["cheaper"] else "no",
+            "energy": format_value(energy.get(a["trial"])),
+        }
+        for a in knee.get("alternatives", [])
+    ]
+    best = record.get("best_vs_baseline")
+    return {
+        "sentences": [redact(str(s)) for s in record.get("sentences", [])],
+        "knee": knee.get("trial"),
+        "knee_energy": format_value(energy.get(knee.get("trial"))),
+        "alternatives": alternatives,
+        "items_to_resolve": knee.get("items_to_resolve_estimate"),
+        "best_vs_baseline": None
+        if best is None
+        else {**best, "text": with_interval(*best["difference"]), "verdict": "resolved" if best["resolved"] else
+              "not resolved"},
+    }  # fmt: skip
+
+
+def _loss_vs_judge_intervals(study: Study) -> dict[str, str] | None:
+    m = study.search_metrics
+    needed = ("loss_judge_spearman", "loss_judge_spearman_ci_low", "loss_judge_spearman_ci_high")
+    if not all(k in m for k in needed):
+        return None
+    rank = ("lowest_loss_judge_rank", "lowest_loss_judge_rank_ci_low", "lowest_loss_judge_rank_ci_high")
+    return {
+        "spearman": with_interval(*(m[k] for k in needed)),
+        "rank_low": format_value(m.get(rank[1])),
+        "rank_high": format_value(m.get(rank[2])),
+    }
+
+
+def _comparisons(analysis: Analysis) -> list[dict[str, Any]]:
+    return [
+        {
+            "question": redact(c.question),
+            "reference": redact(c.reference),
+            "answers": [{"label": a.label, "text": redact(a.text), "score": format_value(a.score)} for a in c.answers],
+        }
+        for c in analysis.comparisons
+    ]
 
 
 def report_context(study: Study, analysis: Analysis, figures: dict[str, bytes]) -> dict[str, Any]:
@@ -152,12 +228,29 @@ def report_context(study: Study, analysis: Analysis, figures: dict[str, bytes]) 
         "settings": sorted(redact_settings(study.search_params).items()),
         "figures": {name: base64.b64encode(data).decode("ascii") for name, data in figures.items()},
         "energy_metric": _energy_header(ENERGY, estimated),
+        "baseline_table": _baseline_table(study, estimated),
+        "uncertainty": _uncertainty_context(study, analysis),
+        "loss_vs_judge_intervals": _loss_vs_judge_intervals(study),
+        "comparisons": _comparisons(analysis),
+        "judge_checks": [(what, with_interval(v, low, high)) for what, v, low, high in analysis.judge_checks],
+        "power_savings": None
+        if not analysis.power_savings
+        else _table(pd.DataFrame([dataclasses.asdict(s) for s in analysis.power_savings]), estimated),
     }
 
 
 def _markdown_cell(text: str) -> str:
     """A table cell that cannot break the Markdown table: no pipes, no line breaks."""
     return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+# Emphasis, code, links, images, headings and table pipes; every cell is one line, so list markers cannot start one.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]#|!~])")
+
+
+def _markdown_text(text: str) -> str:
+    """Generated text shown as text in Markdown: HTML escaped, Markdown punctuation backslashed, one line."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(" ".join(str(text).split()), quote=False))
 
 
 def _environment() -> jinja2.Environment:
@@ -169,6 +262,7 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     environment.filters["md_cell"] = _markdown_cell
+    environment.filters["md_text"] = _markdown_text
     return environment
 
 

@@ -6,6 +6,7 @@ rendering never know where the numbers came from.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +37,7 @@ CONFIG_COLUMNS: tuple[str, ...] = (
 META_COLUMNS: tuple[str, ...] = ("trial_id", "run_id", "status", "origin", "energy_source", "end_time")
 
 FINISHED = "FINISHED"
+BASELINE = "baseline"  # the untuned base model's key in `Study.answers` (the search's baseline row)
 PAPER_GRID_ORIGIN = "paper16"
 
 
@@ -59,3 +61,11 @@ class Study:
     manifest: dict[str, Any] | None = None
     search_params: dict[str, str] = field(default_factory=dict)
     parent_run_id: str | None = None
+    # The untuned base model's figures without the `baseline_` prefix: judge_score and its interval, degeneration.
+    baseline: dict[str, float] = field(default_factory=dict)
+    # The search's own figures (the parent run's metrics): knee stability, interval ends, calibration, agreement.
+    search_metrics: dict[str, float] = field(default_factory=dict)
+    # The paired bootstrap's findings as the search wrote them (search/front_table.py: uncertainty_record).
+    uncertainty: dict[str, Any] | None = None
+    # Judged answers per item by trial id, the untuned model's under BASELINE (loaded when asked for: a mapping).
+    answers: Mapping[str, pd.DataFrame] = field(default_factory=dict)

@@ -18,10 +18,12 @@ from scipy import stats
 
 from front.uncertainty import cluster_bootstrap_counts
 from judging.agreement import MIN_SHARED_ITEMS, STATISTICS, panel_agreement
+from reports.study import BASELINE
 from trainables.contract import CHECKPOINT_DIR, JUDGE_ANSWERS
 from trainables.judged_figures import SCENARIO_ID, scenario_ids
 
-BASELINE_ROW = "baseline"  # the untuned base model's row (Tune's trial ids look like `abc12_00001`)
+# The untuned base model's row (Tune's trial ids look like `abc12_00001`), under the name reports read it by.
+BASELINE_ROW = BASELINE
 PER_JUDGE_PREFIX = "judge_score__"
 # The columns the long table keeps; per-judge scores (`judge_score__<model>`) come along where present.
 COLUMNS = ("trial_id", "id", SCENARIO_ID, "question", "reference", "answer", "judge_score")

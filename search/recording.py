@@ -227,6 +227,7 @@ def build_search_report(
             return str(build_report(name, tracking_uri, out))
         trials_csv = reports_dir(config) / TRIALS_CSV
         study = csv_source.load_study(trials_csv, list(front.objectives), dict(config.search.reference_point))
+        baseline = read_baseline(config)
         study = replace(
             study,
             name=name,
@@ -235,11 +236,22 @@ def build_search_report(
                 "source": f"{TRIALS_CSV} (MLflow was unreachable)",
                 "energy_source": energy_source_label(front.trials),
             },
+            baseline=dict(baseline["metrics"]) if baseline else {},
+            uncertainty=uncertainty_record(front),
+            answers=_answers_on_disk(reports_dir(config) / JUDGED_ITEMS_CSV),
         )
         return str(write_report(study, out))
     except Exception as err:
         log.warning("report not built (%s: %s); rerun: python -m reports.build %s", type(err).__name__, err, name)
         return None
+
+
+def _answers_on_disk(path: Path) -> dict[str, pd.DataFrame]:
+    """Judged answers per trial (and the baseline's) from judged_items.csv, for a report built without MLflow."""
+    if not path.is_file():
+        return {}
+    items = pd.read_csv(path, dtype={"id": str, "trial_id": str})
+    return {str(trial): rows for trial, rows in items.groupby("trial_id", sort=False)}
 
 
 def write_judged_items(items: pd.DataFrame, out_dir: Path) -> None:
