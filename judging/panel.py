@@ -56,6 +56,7 @@ class PanelResult:
         flat["judge_length_corr"] = self.length_correlation
         for name in ("calls", "cache_hits", "failures", "cost_usd"):
             flat[f"judge_{name}"] = float(self.usage[name])
+        flat["judge_tokens"] = float(self.usage["prompt_tokens"] + self.usage["completion_tokens"])
         return flat
 
 
@@ -72,14 +73,18 @@ class Panel:
         timeout_seconds: float = 60.0,
         backoff_seconds: float = 1.0,
         completion_kwargs: dict[str, Any] | None = None,
+        standby: Sequence[str] = (),
     ):
+        """`standby`: judges this panel does not score with but that must answer the preflight probe (the full
+        panel under multi-fidelity judging, which scores only at the search's end)."""
         if not models:
             raise InputError("judging.panel", None, "a panel needs at least one judge model")
         if len(set(models)) != len(models):
             raise InputError("judging.panel", None, f"judge models repeat: {list(models)}")
-        if any(m.startswith(f"{offline.PROVIDER}/") for m in models):
-            offline.register()
         self.models = list(models)
+        self.standby = [m for m in standby if m not in self.models]
+        if any(m.startswith(f"{offline.PROVIDER}/") for m in [*self.models, *self.standby]):
+            offline.register()
         self.rubric = rubric or Rubric()
         self.max_concurrency = max_concurrency
         self.settings = CallSettings(
@@ -99,8 +104,16 @@ class Panel:
         return self.settings
 
     @classmethod
-    def from_config(cls, cfg: JudgingConfig, cache_dir: Path | None = None, **overrides: Any) -> Panel:
+    def from_config(
+        cls, cfg: JudgingConfig, cache_dir: Path | None = None, tier: str = "trial", **overrides: Any
+    ) -> Panel:
+        """The panel a trial scores with (`tier="trial"`: the cheap panel under `judging.full_panel_policy: front`,
+        with the full panel on standby for the preflight), or the full panel (`tier="full"`, search/rejudge.py)."""
+        if tier not in ("trial", "full"):
+            raise ValueError(f"tier must be 'trial' or 'full', got {tier!r}")
+        models, standby = (cfg.trial_panel, cfg.end_panel) if tier == "trial" else (cfg.panel, [])
         options: dict[str, Any] = {
+            "standby": standby,
             "cache_dir": cache_dir,
             "api_base": cfg.api_base,
             "max_concurrency": cfg.max_concurrency,
@@ -108,13 +121,14 @@ class Panel:
             "timeout_seconds": cfg.timeout_seconds,
         }
         options.update(overrides)
-        return cls(cfg.panel, Rubric.from_config(cfg.rubric), **options)
+        return cls(models, Rubric.from_config(cfg.rubric), **options)
 
     def preflight(self) -> None:
-        """Call every judge once with a tiny probe; raise InputError naming the first that cannot work."""
+        """Call every judge (those on standby too) once with a tiny probe; raise InputError naming the first that
+        cannot work."""
         from judging.preflight import probe_model
 
-        for model in self.models:
+        for model in [*self.models, *self.standby]:
             probe_model(model, api_base=self._settings_for(model).api_base, settings=self._settings_for(model))
 
     def ask(

@@ -35,6 +35,7 @@ from search.recording import (
     write_front_files,
     write_judged_items,
 )
+from search.rejudge import rejudge
 from search.resync import load_analysis, resync_trials
 from search.storage import reports_dir
 from search.summary import SearchSummary
@@ -52,6 +53,7 @@ def finish(
     front = compute_front(trials, objectives, config.search.reference_point, config.search.space)
     scenario_of = {str(r["id"]): str(r["scenario_id"]) for r in prepared.splits["judge"] if "scenario_id" in r}
     items = search_items(tuned.results, read_baseline(config), scenario_of)
+    front, items = rejudge(config, front, items, prepared.client, parent.run_id)
     front = with_uncertainty(front, items, config.search.reference_point, config.experiment.seed)
     write_judged_items(items, reports_dir(config))
     front_csv = write_front_files(front, reports_dir(config), config.experiment.name)
