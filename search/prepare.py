@@ -10,6 +10,7 @@ from typing import Any
 
 from common.errors import InputError
 from experiment.config import ExperimentConfig
+from search import stopping
 from search.startup_checks import check_trial_fits, probe_tracking_server, ray_address_option, start_ray
 from search.storage import check_shared_storage, tune_storage
 from search.tracking import check_reachable, resolve_tracking_uri
@@ -54,6 +55,7 @@ def prepare(config: ExperimentConfig, address: str | None) -> Prepared:
 
     if not ray.is_initialized():
         start_ray(address)
+    stopping.install()  # again: ray.init replaced the SIGTERM handler
     joined = ray_address_option(address)[0] not in (None, "local")
     storage = tune_storage(config)
     nodes = ray.nodes()

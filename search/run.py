@@ -9,32 +9,23 @@ from __future__ import annotations
 import argparse
 import gc
 import logging
-import os
 import shlex
+import signal
 import sys
 
 from common.config_file import PRESETS, add_set_option, available_presets
 from common.errors import exit_on_input_error
 from experiment.config import load_config
 from experiment.search_settings import SAMPLERS
-from search.storage import check_output_dirs
+from search import stopping
+from search.lock import search_lock
+from search.storage import check_output_dirs, lock_path
 from search.summary import SearchSummary
 
 log = logging.getLogger("search.run")
 
 # The search finished and its results are safe, but MLflow lacks some of them until `--resync` runs.
 EXIT_MLFLOW_PENDING = 3
-# Set before litellm, MLflow or Tune are imported anywhere in this process or its Ray workers: litellm fetches its
-# cost map from the internet at import (with an MLflow server, that deadlocks the import), MLflow phones home.
-# Tune's warning: with one checkpoint kept per trial (CheckpointConfig(num_to_keep=1)), Tune snapshots the
-# experiment state after every checkpoint, so that --resume never points at a deleted one. That is deliberate and
-# cheap here (about 30 ms of the driver's CPU each, under a profiler), but with two trials of short epochs Tune
-# printed a three-line "may become a bottleneck" warning 117 times in a 40-trial search.
-QUIET_ENV = {
-    "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-    "MLFLOW_DISABLE_TELEMETRY": "true",
-    "TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S": "0",
-}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -95,32 +86,59 @@ def main(argv: list[str] | None = None) -> int:
         )
     config = load_config(preset=args.preset, config_file=args.config, overrides=overrides)
     check_output_dirs(config)
-    for key, value in QUIET_ENV.items():
-        os.environ.setdefault(key, value)
-    if args.resync:
-        from search.resync import resync
-        from search.tracking import resolve_tracking_uri
+    stopping.install()
+    with search_lock(lock_path(config), config.experiment.name):
+        if args.resync:
+            from search.resync import resync
+            from search.tracking import resolve_tracking_uri
 
-        print(resync(config, resolve_tracking_uri(config.tracking.uri)).line(args.resync), flush=True)
-        return 0
-    from search.orchestrate import run_search
+            print(resync(config, resolve_tracking_uri(config.tracking.uri)).line(args.resync), flush=True)
+            return 0
+        return _search(config, args)
+
+
+def _search(config, args: argparse.Namespace) -> int:
+    from search.startup_checks import probe_ray_address, seed_grid_notice
     from search.storage import check_resumable
 
+    probe_ray_address(args.address)
     if args.resume:
         check_resumable(config)
-    summary = run_search(config, address=args.address, resume=bool(args.resume))
+    from search.orchestrate import run_search
+    from search.space import seed_points
+
+    notice = seed_grid_notice(config, len(seed_points(config.search, config.training)))
+    if notice:
+        print(notice, flush=True)
+    try:
+        summary = run_search(config, address=args.address, resume=bool(args.resume))
+    except KeyboardInterrupt as stop:
+        name = stop.signal_name if isinstance(stop, stopping.SearchStopped) else "SIGINT"
+        print(
+            f"stopped by {name}: the trials that finished are kept (Tune's storage, Optuna, MLflow) and interrupted "
+            f"ones continue from their last checkpoint with: {_command(config, args, '--resume')}",
+            file=sys.stderr,
+            flush=True,
+        )
+        return 128 + signal.Signals[name].value
     print_summary(summary)
     if summary.mlflow_pending:
         print(
             f"warning: MLflow at {summary.tracking_uri} stopped answering ({summary.mlflow_pending}). Every "
             f"trial's results are in Tune's storage and the front in {summary.front_csv}; once MLflow is back, "
-            f"log them with: {sys.executable} -m search.run --resync {config.experiment.name}"
-            + "".join(f" {o}" for o in _config_args(args)),
+            f"log them with: {_command(config, args, '--resync')}",
             file=sys.stderr,
             flush=True,
         )
         return EXIT_MLFLOW_PENDING
     return 0
+
+
+def _command(config, args: argparse.Namespace, option: str) -> str:
+    """The exact command that resumes (or resyncs) this search with the same config, storage and cluster."""
+    address = [f"--address {shlex.quote(args.address)}"] if args.address and option == "--resume" else []
+    parts = [sys.executable, "-m", "search.run", option, config.experiment.name, *_config_args(args), *address]
+    return " ".join(parts)
 
 
 def _config_args(args: argparse.Namespace) -> list[str]:

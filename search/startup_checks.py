@@ -25,10 +25,8 @@ def probe_tcp(host: str, port: int, source: str, what: str, timeout: float = CON
         with socket.create_connection((host, port), timeout=timeout):
             return
     except OSError as err:
-        reason = "no answer" if isinstance(err, TimeoutError) else (err.strerror or type(err).__name__)
-        raise InputError(
-            source, None, f"{what} at {host}:{port} does not answer ({reason} within {timeout:g} s)"
-        ) from None
+        reason = f"no answer within {timeout:g} s" if isinstance(err, TimeoutError) else (err.strerror or str(err))
+        raise InputError(source, None, f"{what} at {host}:{port} does not answer ({reason.lower()})") from None
 
 
 def ray_address_option(address: str | None) -> tuple[str | None, str]:
@@ -38,16 +36,26 @@ def ray_address_option(address: str | None) -> tuple[str | None, str]:
     return os.environ.get("RAY_ADDRESS") or None, "RAY_ADDRESS"
 
 
+def probe_ray_address(address: str | None) -> None:
+    """A host:port cluster address accepts a connection within seconds (before the driver imports torch or Ray)."""
+    target, option = ray_address_option(address)
+    if target and target not in ("auto", "local"):
+        parts = urlsplit(target if "://" in target else f"ray://{target}")
+        try:
+            host, port = parts.hostname, parts.port
+        except ValueError:  # a port that is not a number
+            host = port = None
+        if host is None or port is None:
+            raise InputError(option, None, f"expected host:port, 'auto' or 'local', got {target!r}")
+        probe_tcp(host, port, option, "the Ray cluster")
+
+
 def start_ray(address: str | None) -> None:
     """`ray.init` on the given cluster (or a local one), after a short probe of a host:port address."""
     import ray
 
     target, option = ray_address_option(address)
-    if target and target not in ("auto", "local"):
-        parts = urlsplit(target if "://" in target else f"ray://{target}")
-        if parts.hostname is None or parts.port is None:
-            raise InputError(option, None, f"expected host:port, 'auto' or 'local', got {target!r}")
-        probe_tcp(parts.hostname, parts.port, option, "no Ray cluster")
+    probe_ray_address(address)
     try:
         ray.init(address=address, include_dashboard=False, configure_logging=False, log_to_driver=True)
     except ConnectionError as err:  # 'auto' with no cluster running on this machine

@@ -10,6 +10,7 @@ from typing import Any
 
 from experiment.config import ExperimentConfig
 from front.objectives import Objective
+from search import stopping
 from search.baseline import Baseline, score_baseline
 from search.parent_run import ParentRun
 from search.prepare import Prepared
@@ -57,6 +58,9 @@ def run_trials(
     from trainables.trainable import lora_trial
 
     grid = seed_points(config.search, config.training)
+    if config.search.sampler != "grid16":
+        # num_samples counts the seed points too: 8 runs the first 8 (search.run says so), not all 16.
+        grid = grid[: config.search.num_samples]
     context = trial_context(config, prepared, parent, grid)
     baseline = score_baseline(config, prepared.client, parent.run_id, context)
     context = dataclasses.replace(context, baseline_answers=baseline.answers)
@@ -67,6 +71,9 @@ def run_trials(
     tuner = _tuner(config, trainable, prepared.storage, optuna_storage, grid, resume, objectives, scheduler)
     started, cpu_started = time.perf_counter(), time.process_time()
     results = tuner.fit()
+    # Ctrl-C or SIGTERM ended the trials early: Tune saved its state, and the RUNNING Optuna trials below stay
+    # open for --resume to finish, so nothing is closed or recorded as the search's end.
+    stopping.raise_if_requested()
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     _close_stale_optuna_trials(optuna_storage, config.experiment.name)
     return Tuned(results, scheduler, baseline, optuna_storage, seconds, cpu)

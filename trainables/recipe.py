@@ -136,6 +136,7 @@ def run_trial(
                 train_loss = trainer.train_epoch()
             with meter.window("eval"):
                 val_loss = trainer.evaluate()
+            check_finite_losses(progress.epoch, train_loss=train_loss, val_loss=val_loss)
             progress.energy_train_wh += meter.windows["train"].wh
             progress.energy_eval_wh += meter.windows["eval"].wh
             final = progress.epoch == settings.epochs
@@ -251,3 +252,14 @@ def score_base_model(context: TrialContext) -> dict[str, Any]:
     rows = context.splits["judge"]
     result = judge_model(model, tokenizer, context.defaults, context, rows, device)
     return {"metrics": {**result.metrics(), **judged_figures(result.items, context.seed)}, "items": result.items}
+
+
+def check_finite_losses(epoch: int, **losses: float) -> None:
+    """A diverged trial (NaN or infinite loss) fails with the reason, instead of being judged and put on the front:
+    Tune records it as errored and the search goes on with the other trials."""
+    bad = {name: value for name, value in losses.items() if not math.isfinite(value)}
+    if bad:
+        raise FloatingPointError(
+            f"epoch {epoch}: {', '.join(f'{k}={v}' for k, v in bad.items())} is not finite (the training diverged; "
+            "a lower learning_rate or alpha_multiple usually avoids it)"
+        )
