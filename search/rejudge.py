@@ -48,11 +48,15 @@ TIER = "judge_tier"
 CHEAP, FULL = "cheap", "full"
 CHEAP_SCORE = "judge_score_cheap"
 CHEAP_FRONT_PROBABILITY = "front_probability_cheap"
+# A trial's own judging (what it reported, and what Optuna saw when `judge_cost_usd` is an objective), and the full
+# panel's at the search's end beside it: adding the second into the first would make the cost axis say which trials
+# the search chose to rejudge rather than what a configuration costs to judge.
 COST_COLUMNS = ("judge_calls", "judge_tokens", "judge_cost_usd")
-# A panel's counters: added across tiers (the cost columns) or left as the trial's own, never overwritten.
+FULL_COST_COLUMNS = tuple(f"{name}_full" for name in COST_COLUMNS)
+# A panel's counters: never copied over the trial's own.
 USAGE_METRICS = (*COST_COLUMNS, "judge_cache_hits", "judge_failures")
 # What the front and trial tables show beyond front_table's columns.
-COLUMNS = (TIER, CHEAP_SCORE, CHEAP_FRONT_PROBABILITY, *COST_COLUMNS)
+COLUMNS = (TIER, CHEAP_SCORE, CHEAP_FRONT_PROBABILITY, *COST_COLUMNS, *FULL_COST_COLUMNS)
 FULL_ARTIFACT = "judge_answers_full.json"
 
 
@@ -94,8 +98,10 @@ class Rejudged:
     def search_metrics(self) -> dict[str, float]:
         """The parent run's judging cost: every tier over every trial, and the full panel's share."""
         table = self.front.trials
-        metrics = {name: _column_sum(table, name) for name in COST_COLUMNS}
         usage = self.full_usage
+        full = {"judge_calls": usage["calls"], "judge_tokens": usage["prompt_tokens"] + usage["completion_tokens"]}
+        full["judge_cost_usd"] = usage["cost_usd"]
+        metrics = {name: _column_sum(table, name) + full[name] for name in COST_COLUMNS}
         metrics.update(
             full_panel_trials=float(len(self.full)),
             full_panel_calls=usage["calls"],
@@ -221,7 +227,7 @@ def with_tiers(
     done: pd.DataFrame, full: Mapping[str, PanelResult], seed: int, front_probability: Mapping[str, float]
 ) -> pd.DataFrame:
     """The completed trials with the full panel's scores where present (score, criteria, agreement, interval), the
-    cheap panel's score kept beside, each trial's tier, and its judge calls, tokens and USD over both tiers."""
+    cheap panel's score kept beside, each trial's tier, its own judge calls, tokens and USD and the full panel's."""
     out = done.copy()
     ids = out["trial_id"].astype(str)
     out[CHEAP_SCORE] = _numeric(out, JUDGE_METRIC)
@@ -229,6 +235,7 @@ def with_tiers(
     out[TIER] = np.where(ids.isin(list(full)), FULL, CHEAP)
     for name in COST_COLUMNS:
         out[name] = _numeric(out, name).fillna(0.0)
+        out[f"{name}_full"] = 0.0
     for trial, result in full.items():
         row = ids == trial
         _, low, high = judge_score_interval(result.items, seed)
@@ -238,7 +245,7 @@ def with_tiers(
         for name, value in figures.items():
             out.loc[row, name] = value
         for name in COST_COLUMNS:
-            out.loc[row, name] += metrics[name]
+            out.loc[row, f"{name}_full"] = metrics[name]
     return out
 
 

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from experiment.config import load_config
-from front.objectives import DEFAULT_OBJECTIVES
+from front.objectives import DEFAULT_OBJECTIVES, Objective
 from front.pareto import RANK_COLUMN
 from judging.panel import Panel
 from judging.settings import JudgingConfig
@@ -200,11 +200,12 @@ def test_full_panel_judges_the_selection_and_its_cost_is_counted(tmp_path, monke
     assert done.loc["t3", CHEAP_SCORE] == pytest.approx(2.0)
     assert done.loc["t1", TIER] == FULL and done.loc["t4", TIER] == CHEAP
     assert done.loc["t4", "judge_score"] == pytest.approx(1.5)  # only the cheap tier scored it
-    # Per trial: the cheap tier's calls plus the full panel's; USD only where a priced judge was called.
-    assert done.loc["t1", "judge_calls"] == ITEMS + ITEMS
-    assert done.loc["t4", "judge_calls"] == ITEMS and done.loc["t4", "judge_cost_usd"] == 0
+    # Per trial: its own judging (the cheap tier's calls, no USD for an offline judge) and the full panel's beside.
+    assert done.loc["t1", "judge_calls"] == ITEMS and done.loc["t1", "judge_calls_full"] == ITEMS
+    assert done.loc["t4", "judge_calls"] == ITEMS and done.loc["t4", "judge_calls_full"] == 0
+    assert done.loc["t1", "judge_cost_usd"] == 0 and done.loc["t4", "judge_cost_usd_full"] == 0
     assert outcome.full["t1"].usage["cost_usd"] > 0
-    assert done.loc["t1", "judge_cost_usd"] == pytest.approx(outcome.full["t1"].usage["cost_usd"])
+    assert done.loc["t1", "judge_cost_usd_full"] == pytest.approx(outcome.full["t1"].usage["cost_usd"])
     # The full panel's view: t3 is now best and cheapest, so it dominates t1 and t2.
     assert list(outcome.front.rows["trial_id"]) == ["t3"]
     assert done.loc["t3", "judge_score_ci_low"] == pytest.approx(5.0)  # every item scored 5 by the full panel
@@ -305,3 +306,30 @@ def test_rejudge_scores_kept_answers_and_tags_each_trial_with_its_tier(tmp_path,
         and full_column[rescored["trial_id"] == "t5"].isna().all()
     )
     assert len(rescored) == len(items)
+
+
+def test_judge_cost_can_be_a_third_objective(tmp_path, monkeypatch):
+    """`search.objectives` accepts judge_cost_usd (min): the trial's own judging cost, what Optuna saw. The full
+    panel's cost at the end is kept beside it, so rejudging a trial does not move it on the cost axis."""
+    MockProvider(monkeypatch)
+    config = load_config(
+        "tiny",
+        overrides=[
+            "search.objectives=[{metric: judge_score, mode: max}, {metric: energy_wh, mode: min},"
+            " {metric: judge_cost_usd, mode: min}]",
+            "search.reference_point={judge_score: 1, energy_wh: 1, judge_cost_usd: 1}",
+        ],
+    )
+    objectives = [Objective(o.metric, o.mode) for o in config.search.objectives]
+    front, answers = search_front()
+    trials = front.trials.assign(judge_cost_usd=[0.03, 0.02, 0.04, 0.001, 0.05, 0.06, None])
+    front = compute_front(trials, objectives, config.search.reference_point)
+    settings = SETTINGS.model_copy(update={"dominated_nearest": 0, "dominated_random": 0})
+    outcome = multi_fidelity(front, answers, settings, full_panel(tmp_path), config.search.reference_point, seed=0)
+    done = outcome.front.done.set_index("trial_id")
+    # t4 spent least on judging: on the front of three objectives under either tier, so judged in full; t2 stays
+    # on it beside t3 (cheaper to judge).
+    assert "t4" in outcome.selection.reachable
+    assert done["judge_cost_usd"].tolist() == pytest.approx([0.03, 0.02, 0.04, 0.001, 0.05, 0.06])
+    assert (done.loc[done[TIER] == FULL, "judge_cost_usd_full"] > 0).all()
+    assert set(done.index[done[RANK_COLUMN] == 0]) == {"t2", "t3", "t4"} and outcome.added == ()
