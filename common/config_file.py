@@ -7,7 +7,9 @@ stage CLI that reads only its own sections (`corpus.build`) load files the same 
 from __future__ import annotations
 
 import argparse
+import math
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -42,9 +44,13 @@ def preset_path(name: str) -> Path:
 
 def read_yaml(path: Path) -> dict[str, Any]:
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as err:
         raise InputError(path, None, f"cannot read config: {err.strerror}") from None
+    except UnicodeDecodeError as err:
+        raise InputError(
+            path, None, f"not UTF-8 text (byte {err.object[err.start]:#04x} at offset {err.start}); save it as UTF-8"
+        ) from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as err:
@@ -99,7 +105,7 @@ def load_model(
     data = read_yaml(source)
     overridden = {apply_override(data, o): o for o in overrides}
     try:
-        return model.model_validate(data)
+        validated = model.model_validate(data)
     except ValidationError as err:
         first = err.errors()[0]
         loc = tuple(str(p) for p in first["loc"])
@@ -109,10 +115,7 @@ def load_model(
         named = NAMED_KEY.match(msg)
         if named:
             loc, msg = loc + tuple(named.group(1).split(".")), named.group(2)
-        origin = next(
-            (f"--set {o}" for path, o in overridden.items() if loc[: len(path)] == path or path[: len(loc)] == loc),
-            str(source),
-        )
+        origin = _origin(loc, overridden, source)
         field = ".".join(loc) or "(top level)"
         given = first.get("input")
         # Model-level checks already name the value in their message; their input is the whole section.
@@ -120,3 +123,27 @@ def load_model(
         if first["type"] == "extra_forbidden":
             msg, value = "unknown key", ""
         raise InputError(origin, field, f"{msg}{value}") from None
+    # pydantic takes .inf, .nan and '1e999' for a float: no setting here means anything by them.
+    for loc, number in _floats(validated.model_dump()):
+        if not math.isfinite(number):
+            raise InputError(_origin(loc, overridden, source), ".".join(loc), f"must be a finite number (got {number})")
+    return validated
+
+
+def _origin(loc: tuple[str, ...], overridden: dict[tuple[str, ...], str], source: Path) -> str:
+    """The --set that gave the value at `loc`, else the config file."""
+    return next(
+        (f"--set {o}" for path, o in overridden.items() if loc[: len(path)] == path or path[: len(loc)] == loc),
+        str(source),
+    )
+
+
+def _floats(value: Any, loc: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], float]]:
+    if isinstance(value, dict):
+        for key, child in value.items():
+            yield from _floats(child, (*loc, str(key)))
+    elif isinstance(value, list | tuple):
+        for index, child in enumerate(value):
+            yield from _floats(child, (*loc, str(index)))
+    elif isinstance(value, float):
+        yield loc, value

@@ -72,6 +72,8 @@ def _numbers(csv_path: Path, table: pd.DataFrame, column: str) -> pd.Series:
     for row, (raw, value) in enumerate(zip(table[column], numbers, strict=True)):
         if raw.strip() and math.isnan(value) and raw.strip().lower() not in ("nan", "na", "n/a"):
             raise InputError(csv_path, column, f"not a number: {raw[:80]!r} (row {row + 2})")
+        if math.isinf(value):
+            raise InputError(csv_path, column, f"not a finite number: {raw[:80]!r} (row {row + 2})")
         bounds = METRIC_BOUNDS.get(column)
         if bounds and not math.isnan(value) and not _within(value, bounds):
             low, high, _ = bounds
