@@ -205,7 +205,7 @@ def test_failed_directory_fill_keeps_the_old_tree(tmp_path):
 
 # --- every writer in the project goes through common/atomic.py ------------------------------------------
 
-PACKAGES = ("corpus", "trainables", "judging", "search", "reports", "common", "benchmarks")
+PACKAGES = ("corpus", "trainables", "judging", "search", "reports", "common", "benchmarks", "front", "experiment", "serve")
 # Calls that write to a path directly. Allowed only into a directory that is itself staged (or a temporary
 # directory handed to Ray Tune, which persists checkpoints itself); each allowance names its function.
 RAW_WRITERS = {
@@ -231,6 +231,10 @@ STAGED_CALLERS = {
     ("reports/build.py", "write_bytes"),  # common.atomic.write_bytes, same
     ("benchmarks/bench_corpus.py", "open"),  # append-only call counter shared by Ray workers (a log)
     ("benchmarks/bench_gpu.py", "save_pretrained"),  # model and adapters into the benchmark's own temp dir
+    ("trainables/smollm2.py", "save_pretrained"),  # the converted model into a temporary sibling, renamed after
+    ("corpus/pii_train.py", "dump"),  # json.dump of the training summary to standard output
+    ("benchmarks/bench_pii.py", "to_csv"),  # the holdout as a CSV in the benchmark's own temp dir
+    ("benchmarks/bench_serve.py", "save_pretrained"),  # random adapters into the benchmark's own temp dir
 }
 
 
