@@ -40,10 +40,10 @@ class JudgingConfig(BaseModel):
     # Multi-fidelity judging (docs/judging.md). `all`: every trial is judged by `panel` (at rungs on the probe items,
     # at its end on the judge set). `front`: trials are judged by `cheap_panel` throughout, and at the search's end
     # `panel` judges the answers they already gave (search/rejudge.py) for the trials that can still reach the front
-    # (front probability at least `front_probability_min` under the cheap panel's bootstrap, or not dominated when
-    # every trial is taken at its interval's best and its rivals at their worst), plus `dominated_nearest` dominated
-    # trials nearest the front and `dominated_random` drawn with the experiment's seed, so the panel also sees where
-    # the front ends. The rung subset of items is `training.probe_items`.
+    # (on the cheap panel's front, or on it in at least `front_probability_min` of its paired bootstrap's replicates;
+    # without per-item scores, not dominated at its interval's best against rivals at their worst), plus
+    # `dominated_nearest` dominated trials nearest the front and `dominated_random` drawn with the experiment's seed,
+    # so the panel also sees where the front ends. The rung subset of items is `training.probe_items`.
     cheap_panel: list[str] = Field(default_factory=lambda: ["local/correctness-judge"], min_length=1)
     full_panel_policy: Literal["all", "front"] = "all"
     front_probability_min: float = Field(0.05, gt=0, le=1)

@@ -4,9 +4,10 @@ for the trials that can still reach the front and a few dominated ones, and the 
 Under `judging.full_panel_policy: front` every trial was scored by the cheap panel (the offline correctness judge by
 default: no API calls); remote judges cost money per call, so they see only (docs/judging.md):
 
-- the trials that can still reach the front: front probability at least `judging.front_probability_min` under the
-  cheap panel's paired bootstrap (front/uncertainty.py), or not dominated when the trial is taken at the best end of
-  its judge-score interval and every rival at the worst end of its own;
+- the trials that can still reach the front: on the cheap panel's front, or on it in at least
+  `judging.front_probability_min` of the paired bootstrap's replicates over the judge items the trials share
+  (front/uncertainty.py); without per-item scores, those not dominated when taken at the best end of their
+  judge-score interval and every rival at the worst end of its own;
 - `judging.dominated_nearest` dominated trials nearest the front (lowest Pareto rank, then largest crowding
   distance, NSGA-II's order) and `judging.dominated_random` more drawn with the experiment's seed: without them the
   panel would never see where the front ends, nor whether the cheap tier's screen was right.
@@ -99,15 +100,11 @@ class Rejudged:
         """The parent run's judging cost: every tier over every trial, and the full panel's share."""
         table = self.front.trials
         usage = self.full_usage
-        full = {"judge_calls": usage["calls"], "judge_tokens": usage["prompt_tokens"] + usage["completion_tokens"]}
-        full["judge_cost_usd"] = usage["cost_usd"]
+        tokens = usage["prompt_tokens"] + usage["completion_tokens"]
+        full = {"judge_calls": usage["calls"], "judge_tokens": tokens, "judge_cost_usd": usage["cost_usd"]}
         metrics = {name: _column_sum(table, name) + full[name] for name in COST_COLUMNS}
-        metrics.update(
-            full_panel_trials=float(len(self.full)),
-            full_panel_calls=usage["calls"],
-            full_panel_tokens=usage["prompt_tokens"] + usage["completion_tokens"],
-            full_panel_cost_usd=usage["cost_usd"],
-        )
+        metrics.update({f"full_panel_{name.removeprefix('judge_')}": value for name, value in full.items()})
+        metrics["full_panel_trials"] = float(len(self.full))
         if self.selection is not None and self.judgements_if_all:
             metrics["full_panel_judgement_ratio"] = self.full_judgements / self.judgements_if_all
         return metrics
@@ -165,8 +162,14 @@ def select_for_full_panel(
     table = table.set_axis(table.index.astype(str))
     finite = np.isfinite(to_minimisation(table, objectives)).all(axis=1)
     table = table[finite]
-    likely = {t for t, p in front_probability.items() if math.isfinite(p) and p >= settings.front_probability_min}
-    reach = set(interval_survivors(table, objectives)) | (likely & set(table.index))
+    if front_probability:
+        # The point front always, and whoever the paired bootstrap puts on it often enough. Not the interval rule
+        # as well: two 95% intervals that overlap are far from a 5% chance of a reversal, and on 24 items the rule
+        # kept 25-28 of 30 trials (benchmarks/bench_judging_fidelity.py).
+        likely = {t for t, p in front_probability.items() if math.isfinite(p) and p >= settings.front_probability_min}
+        reach = set(table.index[pareto_ranks(table, objectives) == 0]) | (likely & set(table.index))
+    else:
+        reach = set(interval_survivors(table, objectives))
     reachable = tuple(t for t in table.index if t in reach)
     by_nearness = _nearest_first(table, list(reachable), objectives)
     nearest = tuple(by_nearness[: settings.dominated_nearest])

@@ -87,7 +87,8 @@ class TrialMetrics:
     train_tokens: int = 0  # training tokens (prompt and answer) so far: energy per token compares power limits
     # Judged validation questions after every epoch (training.probe_items > 0), what early stopping compares.
     probe_judge_score: float | None = None
-    # The rest of the panel's figures on the final epoch: judge_<criterion>, judge_agreement, judge_calls, ...
+    # The rest of the panel's figures on the final epoch: judge_<criterion>, judge_agreement, and what the judging
+    # cost: judge_calls, judge_tokens, judge_cost_usd (the trial's panel; search/rejudge.py adds the full panel's).
     judge: Mapping[str, float] = field(default_factory=dict)
     energy_source: str = ""  # `measured:<counter>` or `estimate:<how>`
     origin: str = ""  # `paper16` (the reference grid) or `sampler`

@@ -70,12 +70,19 @@ def test_interval_survivors_are_the_front_plus_trials_whose_interval_reaches_it(
 
 
 def test_selection_takes_reachable_nearest_then_random_dominated():
-    selection = select_for_full_panel(SEVEN, DEFAULT_OBJECTIVES, SETTINGS, {"e": 0.3, "f": 0.1}, seed=0)
-    # e's front probability passes the threshold (0.2) though its interval does not reach; f's does not.
-    assert selection.reachable == ("a", "b", "c", "e")
-    assert selection.nearest == ("d",)  # rank 1 once a, b are the front
-    assert len(selection.sampled) == 1 and selection.sampled[0] in {"f", "g"}
-    assert len(set(selection.trials)) == len(selection.trials) == 6
+    selection = select_for_full_panel(SEVEN, DEFAULT_OBJECTIVES, SETTINGS, {"e": 0.3, "f": 0.1, "c": 0.0}, seed=0)
+    # With front probabilities: the point front (a, b) and e, whose probability passes the threshold (0.2); c's
+    # interval reaches the front but the bootstrap never puts it there, f's probability is too low.
+    assert selection.reachable == ("a", "b", "e")
+    assert selection.nearest == ("c",)  # rank 1 once a, b are the front, and alone there at the front's edge
+    assert len(selection.sampled) == 1 and selection.sampled[0] in {"d", "f", "g"}
+    assert len(set(selection.trials)) == len(selection.trials) == 5
+
+
+def test_without_front_probabilities_the_interval_rule_decides():
+    selection = select_for_full_panel(SEVEN, DEFAULT_OBJECTIVES, SETTINGS, {}, seed=0)
+    assert selection.reachable == ("a", "b", "c")
+    assert selection.nearest == ("d",)
 
 
 def test_selection_is_deterministic_with_a_seed_and_varies_across_seeds():
