@@ -162,7 +162,8 @@ def small_search(tmp_path_factory, cache_dir, converted):
         env=subprocess_env(),
         capture_output=True,
         text=True,
-        timeout=600,
+        # About 3 minutes on 2 idle cores; 12 minutes measured with the cores shared by a load average of 20.
+        timeout=1200,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return workdir
