@@ -162,7 +162,8 @@ def small_search(tmp_path_factory, cache_dir, converted):
         env=subprocess_env(),
         capture_output=True,
         text=True,
-        # About 3 minutes on 2 idle cores; 12 minutes measured with the cores shared by a load average of 20.
+        # 12 minutes measured on 2 cores shared at a load average of 20 (setup 214 s, trials 476 s); idle cores take
+        # a fraction of that.
         timeout=1200,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
