@@ -10,6 +10,7 @@ import hashlib
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -262,3 +263,50 @@ def test_corrupt_parquet_in_the_built_corpus(built, workdir, nothing_lost):
     finally:
         shard.write_bytes(original)
     assert_one_line_error(proc, str(shard), "corrupt Parquet", "delete")
+
+
+# --- issue 24: refused from the config's own knowledge, before anything starts --------------------------------
+
+
+def test_reference_point_above_the_rubric_maximum(workdir, nothing_lost):
+    proc = run_cli("search.run", [*SMALL, "--set", "search.reference_point.judge_score=9"], workdir)
+    assert_one_line_error(proc, "--set search.reference_point.judge_score=9", "can never be beaten", "[1, 5]")
+
+
+def test_unreachable_ray_address_within_seconds(workdir, nothing_lost):
+    started = time.perf_counter()
+    proc = run_cli("search.run", [*SMALL, "--address", "127.0.0.1:1"], workdir)
+    assert_one_line_error(proc, "--address", "127.0.0.1:1", "does not answer")
+    assert time.perf_counter() - started < 60  # it hung for more than 2 minutes; the probe itself takes < 3 s
+
+
+def test_infinite_setting(workdir, nothing_lost):
+    proc = run_cli("search.run", [*SMALL, "--set", "search.cpus_per_trial=.inf"], workdir)
+    assert_one_line_error(proc, "--set search.cpus_per_trial=.inf", "search.cpus_per_trial", "finite")
+
+
+def test_report_csv_with_text_as_a_validation_loss(workdir, nothing_lost):
+    table = workdir / "published.csv"
+    table.write_text("trial_id,judge_score,energy_wh,val_loss\nt1,3.5,0.02,1.2\nt2,3.1,0.01,x\n")
+    proc = run_cli("reports.build", ["--csv", str(table), "--out-dir", str(workdir / "csv-report")], workdir)
+    assert_one_line_error(proc, str(table), "val_loss", "'x'", "row 3")
+    assert not (workdir / "csv-report").exists()
+
+
+def test_corpus_import_of_a_header_without_rows(workdir, nothing_lost):
+    tickets = workdir / "tickets.csv"
+    tickets.write_text("question,answer\n")
+    proc = run_cli("corpus.import", ["--qa", str(tickets), "--out", str(workdir / "imported")], workdir)
+    assert_one_line_error(proc, str(tickets), "no data rows")
+    assert not (workdir / "imported" / "manifest.json").exists()
+
+
+@pytest.mark.e2e
+def test_paper_preset_without_its_model_fails_before_the_corpus(tmp_path):
+    # On a small machine the preset's 4 CPUs and 1 GPU per trial are refused first; then the missing model is.
+    small = run_cli("search.run", ["--preset", "paper", "--set", "experiment.name=paper-small"], tmp_path)
+    assert_one_line_error(small, "_per_trial", "per trial, but this machine gives Ray")
+    cpu_only = ["--set", "search.gpus_per_trial=0", "--set", "search.cpus_per_trial=1"]
+    proc = run_cli("search.run", ["--preset", "paper", "--set", "experiment.name=paper-nomodel", *cpu_only], tmp_path)
+    assert_one_line_error(proc, "model.base", "Qwen/Qwen2.5-3B-Instruct")
+    assert not list((tmp_path / "data").glob("*/manifest.json")), "the corpus must not be built"
