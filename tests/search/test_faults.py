@@ -290,3 +290,69 @@ def test_resync_logs_tune_results_missing_from_mlflow_exactly_once(faulty_search
     # Against the store the search logged to, nothing is missing, so no run is created twice.
     resync([*FAULTY_SEARCH[:4], "--set", f"tracking.uri={original}"])
     assert len(_trial_runs(original, "faulty")) == 4
+
+
+# --- a full disk while a result file or an MLflow artifact is written ----------------------------------------
+# Real ENOSPC from a 256 KiB tmpfs where this process may mount one (root, as in the CI container); otherwise
+# real EFBIG from RLIMIT_FSIZE in a child process. Either way the write fails in the kernel, not in a mock.
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    mount = tmp_path / "small-disk"
+    mount.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)], capture_output=True).returncode:
+        pytest.skip("this sandbox may not mount a tmpfs (the RLIMIT_FSIZE test covers the same fault)")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], capture_output=True)
+
+
+def test_full_disk_keeps_the_previous_result_file_whole(full_disk):
+    import errno
+
+    from common import atomic
+
+    target = full_disk / "pareto_front.json"
+    atomic.write_json(target, {"front": [1, 2, 3]})
+    with pytest.raises(OSError) as full:
+        atomic.write_text(target, "x" * 400_000)
+    assert full.value.errno == errno.ENOSPC
+    assert json.loads(target.read_text()) == {"front": [1, 2, 3]}
+    assert [p.name for p in full_disk.iterdir()] == ["pareto_front.json"], "no temporary file left behind"
+
+
+def test_full_disk_under_an_mlflow_artifact_keeps_the_run_and_raises(full_disk, tmp_path):
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    experiment = client.create_experiment("disk", artifact_location=str(full_disk / "mlruns"))
+    run = client.create_run(experiment).info.run_id
+    client.log_metric(run, "judge_score", 3.5)
+    adapter = tmp_path / "adapter.safetensors"
+    adapter.write_bytes(os.urandom(600_000))
+    with pytest.raises(OSError):
+        client.log_artifact(run, str(adapter), "adapter")
+    # Not an outage (tolerating_mlflow_outage lets it propagate): the trial fails and Tune retries it from its
+    # checkpoint (search.max_failures); what MLflow already holds stays.
+    assert client.get_run(run).data.metrics["judge_score"] == 3.5
+
+
+def test_file_size_limit_fails_the_write_and_keeps_the_old_file(tmp_path):
+    target = tmp_path / "trials.json"
+    code = (
+        "import resource, signal, json, sys\n"
+        "from common import atomic\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        f"atomic.write_json({str(target)!r}, {{'trials': 1}})\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, 100_000))\n"
+        "try:\n"
+        f"    atomic.write_text({str(target)!r}, 'x' * 300_000)\n"
+        "except OSError as err:\n"
+        "    print(err.errno)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], env=subprocess_env(), capture_output=True, text=True)
+    import errno
+
+    assert proc.stdout.strip() == str(errno.EFBIG), proc.stderr[-2000:]
+    assert json.loads(target.read_text()) == {"trials": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["trials.json"]
