@@ -21,8 +21,9 @@ EXPERIMENT_KIND = "custom_model_development"
 # The knee's child run is tagged `lorapareto.knee=true` (the others `false`) beside `pareto_rank`.
 KNEE_TAG = "lorapareto.knee"
 
+# Both lead the name: the runs table cuts long names at about 15 characters (MLflow 3.17, default width).
 FRONT_MARKER = "★ "
-KNEE_MARKER = " · knee"
+KNEE_MARKER = "knee · "  # after the front's marker: `★ knee · r16-a32-qv-lr5e-3-e1 · paper16`
 ORIGIN_SEPARATOR = " · "
 # What the compact trial name abbreviates, for whoever reads one for the first time.
 NAME_LEGEND = "r = LoRA rank, a = alpha, then the target modules, lr = learning rate, e = epochs"
@@ -51,9 +52,9 @@ def trial_run_name(params: Mapping[str, object], origin: str | None, fallback: s
 
 
 def marked_run_name(name: str, on_front: bool, knee: bool) -> str:
-    """The name with the front's marker (`★ `) and the knee's (` · knee`); an unmarked name for the others."""
-    base = name.removeprefix(FRONT_MARKER).removesuffix(KNEE_MARKER)
-    return f"{FRONT_MARKER if on_front else ''}{base}{KNEE_MARKER if knee else ''}"
+    """The name with the front's marker (`★ `) and the knee's (`knee · `); an unmarked name for the others."""
+    base = name.removeprefix(FRONT_MARKER).removeprefix(KNEE_MARKER)
+    return f"{FRONT_MARKER if on_front else ''}{KNEE_MARKER if knee else ''}{base}"
 
 
 def _modules(target_modules: str) -> str:

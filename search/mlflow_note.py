@@ -52,10 +52,12 @@ def experiment_note(search: str) -> str:
     return (
         f"LoRA search **{search}** (lorapareto). The runs table holds one parent run named `{search}` and one "
         f"child run per trial, named by its LoRA settings ({NAME_LEGEND}) and origin (`paper16` grid point or "
-        "`sampler`); `★` marks the Pareto front, `· knee` the balanced choice. The parent run's description has "
-        "the front, the knee, the baseline and the commands to resume, resync and open the report.\n\n"
-        "MLflow 3.17 opens an experiment in the view its sidebar switch selects: choose **Machine learning** "
-        "(not GenAI) there, or add `?workflowType=machine_learning` to this page's address, to land on the runs."
+        "`sampler`); `★` marks the Pareto front, `★ knee ·` the knee (the balanced choice). The parent run's "
+        "description has the front, the knee, the baseline and the commands to resume, resync and open the report."
+        "\n\n"
+        "MLflow 3.17 opens an experiment in the view its sidebar switch selects, GenAI unless changed: choose "
+        "**Model training** there (or add `?workflowType=machine_learning` to this page's address) to land on the "
+        "runs, then unfold the parent run (its `+`) to list the trials."
     )
 
 
@@ -152,13 +154,13 @@ def knee_version_description(front: Front, context: NoteContext) -> str:
     """The registered knee version's description: what the adapter is and how good and costly it was."""
     knee = _knee_trial(front)
     row = front.done.loc[front.knee]
-    name = context.run_names.get(knee, knee)
+    name = marked_run_name(context.run_names.get(knee, knee), on_front=False, knee=False)
     energy = _energy(row.get(ENERGY_METRIC), str(row.get("energy_source", "")))
     return (
         f"Knee of search `{context.search}`'s Pareto front: a peft LoRA adapter for `{context.base_model}`, trial "
         f"`{knee}` named `{name}` ({NAME_LEGEND}). Judge score "
         f"{_scored(row.get(JUDGE_METRIC), _score_interval(front.uncertainty, knee))} "
-        f"({UNITS[JUDGE_METRIC]}); untuned base model {_number(context.baseline_judge_score)}. "
+        f"({UNITS[JUDGE_METRIC]}); untuned base model {_baseline_score(context, front.uncertainty)}. "
         f"Training energy {energy}."
     )
 
@@ -180,7 +182,7 @@ def _overview(front: Front, context: NoteContext, result: FrontUncertainty | Non
         f"early, {counts['excluded']} left off the front for a NaN objective.",
         f"- **Energy:** {_energy_source(energy_source_label(front.trials))}.",
         f"- **Run names:** {NAME_LEGEND}; then the origin (`paper16` grid point, a reconstruction of the reference "
-        "study's grid, or `sampler`). `★` marks the front (tag `pareto_rank=0`), `· knee` the knee.",
+        "study's grid, or `sampler`). `★` marks the front (tag `pareto_rank=0`), `★ knee ·` the knee.",
     ]
     if result is not None:
         lines.append(
@@ -244,11 +246,10 @@ def _knee(front: Front, context: NoteContext, result: FrontUncertainty | None) -
 
 
 def _baseline(front: Front, context: NoteContext, result: FrontUncertainty | None) -> list[str]:
-    interval = _score_interval(result, result.baseline) if result is not None and result.baseline else None
-    point = interval.estimate if interval is not None else context.baseline_judge_score
-    if not _finite(point):
+    score = _baseline_score(context, result)
+    if score == "not measured":
         return ["Not scored (the baseline's judging failed or was not run)."]
-    lines = [f"`{JUDGE_METRIC}` {_scored(point, interval)}."]
+    lines = [f"`{JUDGE_METRIC}` {score}."]
     knee = _knee_trial(front)
     if result is not None and result.baseline is not None and knee is not None:
         try:
@@ -258,6 +259,12 @@ def _baseline(front: Front, context: NoteContext, result: FrontUncertainty | Non
         verdict = "resolved" if pair.resolved else "not resolved"
         lines.append(f"The knee minus the baseline: {_interval_text(pair.difference)}, {verdict}.")
     return lines
+
+
+def _baseline_score(context: NoteContext, result: FrontUncertainty | None) -> str:
+    """The untuned model's score with its interval where the bootstrap scored it as a row."""
+    interval = _score_interval(result, result.baseline) if result is not None and result.baseline else None
+    return _scored(interval.estimate if interval is not None else context.baseline_judge_score, interval)
 
 
 def _knee_trial(front: Front) -> str | None:
