@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import sqlite3
 import subprocess
@@ -100,3 +101,63 @@ def test_sigkilled_driver_resumes_with_each_trial_once(tmp_path):
     assert not [t for t in study.trials if t.state == optuna.trial.TrialState.RUNNING]
     params = [tuple(sorted(t.params.items())) for t in complete]
     assert len(set(params)) == 4
+
+
+@pytest.mark.e2e
+def test_sigterm_ends_the_trials_cleanly_refuses_a_second_driver_and_the_printed_command_resumes(tmp_path):
+    """A user's stop: a second driver of the same search is refused while the first runs (the lock); SIGTERM ends
+    the trials through Tune's graceful stop, keeps what finished, and prints the exact command; that command
+    finishes the search with every trial once in Tune, Optuna and MLflow."""
+    name = "stopped"
+    args = ["--preset", "tiny", *ARGS[2:], "--set", f"experiment.name={name}"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    log = (tmp_path / "first.log").open("w")
+    driver = subprocess.Popen(
+        [sys.executable, "-m", "search.run", *args],
+        cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.time() + 600
+        while not (tmp_path / "ray_results" / f"{name}.lock").exists():
+            assert driver.poll() is None and time.time() < deadline, (tmp_path / "first.log").read_text()[-3000:]
+            time.sleep(0.5)
+        second = subprocess.run(
+            [sys.executable, "-m", "search.run", *args], cwd=tmp_path, env=env, capture_output=True, text=True,
+            timeout=300,
+        )  # fmt: skip
+        assert second.returncode == 2 and "Traceback" not in second.stderr, second.stderr[-3000:]
+        assert f"search {name!r} is already running (PID {driver.pid}" in second.stderr
+        while _finished_children(tmp_path / "mlflow.db") < 1:
+            assert driver.poll() is None and time.time() < deadline, (tmp_path / "first.log").read_text()[-3000:]
+            time.sleep(1)
+        driver.send_signal(signal.SIGTERM)
+        assert driver.wait(timeout=300) == 128 + signal.SIGTERM
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+    text = (tmp_path / "first.log").read_text()
+    assert "Traceback" not in text, text[-3000:]
+    stop_line = next(line for line in text.splitlines() if line.startswith("stopped by SIGTERM"))
+    command = stop_line.split("continue from their last checkpoint with: ", 1)[1]
+    assert command.startswith(f"{sys.executable} -m search.run --resume {name} --preset tiny")
+    assert not (tmp_path / "ray_results" / f"{name}.lock").exists(), "the lock is released on a stop"
+    finished_before = _finished_trial_ids(tmp_path / "mlflow.db")
+    assert 1 <= len(finished_before) < 4
+
+    resumed = subprocess.run(
+        shlex.split(command), cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900
+    )
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name(name).experiment_id])
+    children = [r for r in runs if r.data.tags.get("lorapareto.role") == "trial"]
+    finished = [c.data.tags["trial_id"] for c in children if c.info.status == "FINISHED"]
+    assert len(finished) == len(set(finished)) == 4 and finished_before <= set(finished)
+    assert len([r for r in runs if r.data.tags.get("lorapareto.role") == "search"]) == 1
+    study = optuna.load_study(study_name=name, storage=f"sqlite:///{tmp_path / 'optuna.db'}")
+    states = [t.state for t in study.trials]
+    assert states.count(optuna.trial.TrialState.COMPLETE) == 4
+    assert optuna.trial.TrialState.RUNNING not in states
+    tune_dirs = [p for p in (tmp_path / "ray_results" / name).iterdir() if p.is_dir() and p.name.startswith("lora")]
+    assert len(tune_dirs) == 4
