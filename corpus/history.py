@@ -119,7 +119,7 @@ def _csv_records(path: Path, text: str) -> _Records:
         rows = []
         row_start = reader.line_num + 1
         for cells in reader:
-            if cells and any(c.strip() for c in cells):
+            if cells:  # a blank line is no row; a line of empty cells is an empty row, counted as such
                 if len(cells) > len(header):
                     raise InputError(
                         path, f"row {row_start}, column {len(header) + 1}",
@@ -172,7 +172,9 @@ def _normalised(text: str) -> str:
 def _sample(before: pd.DataFrame, after: pd.DataFrame, size: int) -> pd.DataFrame:
     """Up to `size` changed rows, spread evenly over the file, before and after, for a person to check."""
     changed = [i for i in before.index if (before.loc[i, _REQUIRED] != after.loc[i, _REQUIRED]).any()]
-    picked = [changed[round(k * (len(changed) - 1) / max(1, size - 1))] for k in range(min(size, len(changed)))]
+    if len(changed) > size:
+        changed = [changed[round(k * (len(changed) - 1) / (size - 1))] for k in range(size)]
+    picked = changed
     records = []
     for i in dict.fromkeys(picked):
         for column in _REQUIRED:

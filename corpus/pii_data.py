@@ -13,6 +13,7 @@ phrasing and origins the model was not trained on.
 
 from __future__ import annotations
 
+import importlib
 import random
 import re
 from collections.abc import Iterator
@@ -250,7 +251,7 @@ _LOREM_LOCALES = ("en_US", "de_DE", "fr_FR", "es_ES", "it_IT", "nl_NL", "pl_PL",
 
 
 @cache
-def _template_sentences() -> tuple[str, ...]:
+def template_sentences() -> tuple[str, ...]:
     """Questions and answers of the project's template corpus: telecom wording with no personal data."""
     from corpus.glossary import load_glossary
     from corpus.scenarios import build_scenarios
@@ -265,11 +266,26 @@ def _template_sentences() -> tuple[str, ...]:
     return tuple(sorted({s.strip() for t in texts for s in re.split(r"(?<=[.?!])\s+|\n", t) if len(s) > 20}))
 
 
+@cache
+def name_words() -> frozenset[str]:
+    """Every first and last name (casefolded words) of the Faker locales this module draws from."""
+    words: set[str] = set()
+    for locale in {*_NAME_LOCALES["train"], *_NAME_LOCALES["dev"], *_LOREM_LOCALES}:
+        try:
+            provider = importlib.import_module(f"faker.providers.person.{locale}").Provider
+        except ModuleNotFoundError:  # a locale whose names Faker draws from another locale's provider
+            continue
+        for attr in ("first_names", "last_names", "first_romanized_names", "last_romanized_names"):
+            for name in getattr(provider, attr, ()):
+                words.update(str(name).casefold().replace("-", " ").split())
+    return frozenset(words)
+
+
 def filler(rng: random.Random) -> str:
     """A sentence with nothing personal in it: the template corpus's wording, or Faker's lorem words of one of
     eight languages, so that an unfamiliar word is not taken for a name just for being unfamiliar."""
     if rng.random() < 0.5:
-        return rng.choice(_template_sentences())
+        return rng.choice(template_sentences())
     fake = _faker(rng.choice(_LOREM_LOCALES))
     fake.seed_instance(rng.getrandbits(32))
     return fake.sentence(nb_words=rng.randint(4, 14))

@@ -37,7 +37,8 @@ FEATURE_DIM = 2 * 384
 HEAD_HIDDEN = 256
 STRIDE = 32
 # Tokens of one entity may be split by these characters ("O'Brien", "Obi-Williams", "Flat 4, 118 High St").
-_JOINABLE = {"NAME": re.compile(r"[\s'’\-.]*"), "ADDRESS": re.compile(r"[\s,'’\-./]*")}
+# Never across a line break: a name or street does not run on to the next line of a list.
+_JOINABLE = {"NAME": re.compile(r"[ \t'’\-.]*"), "ADDRESS": re.compile(r"[ \t,'’\-./]*")}
 _WORD_CHAR = re.compile(r"[\w'’\-]")
 
 

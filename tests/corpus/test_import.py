@@ -51,7 +51,8 @@ def test_planted_personal_data_is_replaced_with_typed_placeholders(imported) -> 
         match = rows[rows["question"].str.startswith(item["ticket"])]
         assert len(match) == 1, item["ticket"]
         text = match.iloc[0][item["field"]]
-        caught.append(not _leaks(item["value"], item["kind"], text) and re.search(rf"<{item['kind']}_\d+>", text))
+        typed = re.search(rf"<{item['kind']}_\d+>", text) is not None
+        caught.append(not _leaks(item["value"], item["kind"], text) and typed)
     recall = sum(caught) / len(planted)
     missed = [item for item, ok in zip(planted, caught, strict=True) if not ok]
     assert recall >= 0.95, missed
