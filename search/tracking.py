@@ -145,8 +145,13 @@ def log_front(client: MlflowClient, run_id: str, trials: pd.DataFrame, front_csv
 
 def register_adapter(client: MlflowClient, run_id: str, model_name: str, description: str) -> str:
     """Register the knee trial's peft adapter directory as a model version described by `description`; returns
-    the version."""
+    the version. A knee registered before (the front recorded again by --resync or --resume) keeps its version,
+    with the description brought up to date."""
     from mlflow.exceptions import MlflowException
+
+    for known in client.search_model_versions(f"name = '{model_name}' and run_id = '{run_id}'"):
+        client.update_model_version(model_name, known.version, description=description)
+        return str(known.version)
 
     try:
         client.create_registered_model(

@@ -1,6 +1,7 @@
 """What the MLflow UI shows of a search, rendered by pure functions: trial run names, the front's and knee's
 markers, the parent run's description (with intervals where the bootstrap computed them and "interval not
-computed" where it did not), the knee version's description and the commands."""
+computed" where it did not), the knee version's description and the commands; and the names and the experiment's
+kind as a SQLite store receives them."""
 
 from __future__ import annotations
 
@@ -12,7 +13,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from common.mlflow_names import KNEE_TAG, RUN_NAME_TAG, marked_run_name, trial_run_name
+from common.mlflow_names import (
+    EXPERIMENT_KIND,
+    EXPERIMENT_KIND_TAG,
+    KNEE_TAG,
+    NOTE_TAG,
+    RUN_NAME_TAG,
+    marked_run_name,
+    trial_run_name,
+)
 from front.objectives import Objective
 from search.front_table import compute_front, with_uncertainty
 from search.judged_items import BASELINE_ROW, judged_items_table
@@ -25,6 +34,10 @@ from search.mlflow_note import (
     shown_uri,
     trial_run_tags,
 )
+from search.tracking import experiment_id, register_adapter
+from trainables.contract import trial_params, trial_settings
+from trainables.settings import TrialSettings
+from trainables.tracking import TrialRun
 
 OBJECTIVES = (Objective("judge_score", "max"), Objective("energy_wh", "min"))
 REFERENCE = {"judge_score": 1.0, "energy_wh": 0.5}
@@ -230,3 +243,40 @@ def test_commands_run_in_the_search_s_folder_and_never_show_a_password(tmp_path)
     assert "#/experiments/7/runs?workflowType=machine_learning" in text
     assert Path(tmp_path / "r" / "report.html").as_uri() in text
     assert shown_uri("sqlite:////tmp/mlflow.db") == "sqlite:////tmp/mlflow.db"
+
+
+def test_a_trial_run_is_named_when_its_params_arrive(tmp_path):
+    run = TrialRun(f"sqlite:///{tmp_path / 'mlflow.db'}", "naming", None, "trial_0003")
+    assert run.client.get_run(run.run_id).info.run_name == "trial_0003"
+    sampled = {"rank": 16, "alpha_multiple": 2.0, "target_modules": "qv", "learning_rate": 0.005, "epochs": 1}
+    run.log_params(trial_params(trial_settings(TrialSettings(), sampled)), tags={"origin": "paper16"})
+    stored = run.client.get_run(run.run_id)
+    assert stored.info.run_name == "r16-a32-qv-lr5e-3-e1 · paper16" and stored.data.tags["origin"] == "paper16"
+    experiment = run.client.get_experiment_by_name("naming")  # created by the trial, with the search's kind
+    assert experiment.tags[EXPERIMENT_KIND_TAG] == EXPERIMENT_KIND
+
+
+def test_the_search_s_experiment_gets_its_kind_and_description_also_when_an_older_version_made_it(tmp_path):
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    older = client.create_experiment("older")
+    client.set_experiment_tag(older, NOTE_TAG, "a note its owner wrote")
+    assert experiment_id(client, "older") == older
+    tags = client.get_experiment(older).tags
+    assert tags[EXPERIMENT_KIND_TAG] == "custom_model_development" and tags[NOTE_TAG] == "a note its owner wrote"
+    fresh = client.get_experiment(experiment_id(client, "fresh")).tags
+    assert fresh[EXPERIMENT_KIND_TAG] == "custom_model_development" and "**fresh**" in fresh[NOTE_TAG]
+
+
+def test_the_knee_registered_again_keeps_its_version_and_gets_the_new_description(tmp_path):
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    experiment = client.create_experiment("again", artifact_location=str(tmp_path / "artifacts"))
+    knee, other = (client.create_run(experiment).info.run_id for _ in range(2))
+    assert register_adapter(client, knee, "again-knee", "first") == "1"
+    assert register_adapter(client, knee, "again-knee", "recorded again") == "1"
+    assert register_adapter(client, other, "again-knee", "a new knee") == "2"
+    versions = {str(v.version): (v.run_id, v.description) for v in client.search_model_versions("name = 'again-knee'")}
+    assert versions == {"1": (knee, "recorded again"), "2": (other, "a new knee")}

@@ -143,6 +143,11 @@ def test_the_parent_run_describes_the_front_knee_baseline_and_commands(search):
     out = subprocess.run(["bash", "-c", resync], env=subprocess_env(), capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     assert f"Resynced '{NAME}': 3 trials in Tune's storage; created 0 MLflow runs" in out.stdout
+    # Recording the front again keeps the knee's one registered version.
+    versions = _get(server, "/api/2.0/mlflow/model-versions/search", filter=f"name = '{NAME}-knee'")
+    assert [v["version"] for v in versions["model_versions"]] == ["1"], out.stdout
+    again = _get(server, "/api/2.0/mlflow/runs/get", run_id=parent["info"]["run_id"])["run"]
+    assert f"`{NAME}-knee v1`" in _tags(again["data"])[NOTE_TAG]
 
 
 def test_every_trial_s_judged_answers_are_a_table_in_mlflow(search):
