@@ -1,6 +1,7 @@
 """What a person reads in the MLflow UI without opening an artifact: the parent run's description (Markdown in
 the `mlflow.note.content` tag), the experiment's, the trial runs' names with the front's markers, and the
-registered knee version's description. Pure functions of the search's records; search/recording.py sets them.
+registered knee version's description. Pure functions of the search's records; search/recording.py (and, for
+the experiment, search/tracking.py) sets them.
 
 An interval the bootstrap did not compute (no judged items, a failed judge) is written "interval not computed",
 never made up; energy is called an estimate wherever a trial's `energy_source` says so.
@@ -22,11 +23,10 @@ from front.pareto import RANK_COLUMN
 
 # `_share`, the uncertainty module's way of writing a share (never 0% or 100% for one strictly between), is used
 # as it is so that the note and the report say the same.
-from front.uncertainty import FrontUncertainty, Interval, _share
+from front.uncertainty import JUDGE_METRIC, FrontUncertainty, Interval, _share
 from search.front_table import Front, energy_source_label, status_counts
 
 NOT_COMPUTED = "interval not computed"
-JUDGE_METRIC = "judge_score"
 ENERGY_METRIC = "energy_wh"
 UNITS = {JUDGE_METRIC: "panel mean, 1-5 rubric", ENERGY_METRIC: "training energy, Wh"}
 # MLflow refuses a run tag longer than this (mlflow/utils/validation.py, MAX_TAG_VAL_LENGTH in 3.17); a front
@@ -63,7 +63,7 @@ def experiment_note(search: str) -> str:
 
 def trial_run_tags(front: Front, runs: pd.DataFrame) -> dict[str, dict[str, str]]:
     """Per child run id: its name with the front's and the knee's markers, and for completed trials the
-    `pareto_rank` ('' when a NaN objective kept it off the front) and `lorapareto.knee` tags.
+    `lorapareto.knee` tag (search/recording.py sets `pareto_rank` beside it).
 
     `runs` is search/tracking.py's `child_runs` table (run_id, trial_id, name)."""
     done = front.done
@@ -76,7 +76,6 @@ def trial_run_tags(front: Front, runs: pd.DataFrame) -> dict[str, dict[str, str]
             rank = ranks[run.trial_id]
             tags = {
                 RUN_NAME_TAG: marked_run_name(run.name, rank == 0, run.trial_id == knee),
-                RANK_COLUMN: "" if pd.isna(rank) else str(int(rank)),
                 KNEE_TAG: str(run.trial_id == knee).lower(),
             }
         out[run.run_id] = tags
