@@ -26,6 +26,8 @@ from functools import cache
 import phonenumbers
 from stdnum import iban, luhn
 
+from corpus.pii_span import Span
+
 # Order breaks ties between kinds claiming the same span with equal confidence: the more specific first.
 KINDS = (
     "EMAIL", "IBAN", "ICCID", "IMEI", "CARD", "ACCOUNT", "CUSTOMER_ID", "DATE_OF_BIRTH", "IP", "PHONE",
@@ -81,16 +83,6 @@ _NOT_NAME_WORDS = frozenset(
     three four five six seven eight nine ten""".split()
 )
 _HAS_DIGITS_6 = re.compile(r"\d(?:[\s().+-]*\d){5}")
-
-
-@dataclass(frozen=True)
-class Span:
-    kind: str
-    start: int
-    end: int
-    # Confidence in [0, 1]: checksum-validated identifiers 1.0, cue-word matches 0.97, model spans their
-    # mean token probability.
-    score: float
 
 
 @dataclass
@@ -159,7 +151,8 @@ def _cued_identifiers(text: str) -> Iterator[Span]:
 
 def _phones(text: str) -> Iterator[Span]:
     dates = [m.span() for m in _DATE.finditer(text)]
-    seen: set[tuple[int, int]] = set()
+    # A dotted quad is an address, never a phone number, whether or not it is personal (see _ips).
+    seen: set[tuple[int, int]] = {m.span() for m in _IPV4.finditer(text)}
     for region in _PHONE_REGIONS:
         # Leniency POSSIBLE, not VALID: reserved and fictional ranges (UK 07700 900xxx) still identify a line.
         for match in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.POSSIBLE):
@@ -190,10 +183,14 @@ def _ibans(text: str) -> Iterator[Span]:
 
 
 def _ips(text: str) -> Iterator[Span]:
+    """Public IPv4 addresses. A private, loopback or link-local one (a router's 192.168.1.1, which the help centre
+    tells every customer to open) identifies no one and is kept."""
     for match in _IPV4.finditer(text):
         try:
-            ipaddress.IPv4Address(match.group())
+            address = ipaddress.IPv4Address(match.group())
         except ValueError:
+            continue
+        if address.is_private or address.is_loopback or address.is_link_local or address.is_unspecified:
             continue
         yield Span("IP", match.start(), match.end(), 0.9)
 

@@ -14,7 +14,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from corpus.pii import Span
+from corpus.pii_span import Span
 
 FIELDS = ("question", "answer")
 

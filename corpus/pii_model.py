@@ -26,7 +26,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from corpus.pii import Span
+from corpus.pii_span import Span
 
 WEIGHTS = Path(__file__).with_name("pii_weights")
 SUMS = WEIGHTS / "SHA256SUMS"
