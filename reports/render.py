@@ -20,6 +20,7 @@ import pandas as pd
 
 from common.llm import redact
 from reports.analysis import ENERGY, JUDGE_SCORE, PER_JUDGE_PREFIX, VAL_LOSS, Analysis, describe_trial
+from reports.data_section import data_context
 from reports.redaction import redact_settings
 from reports.study import CONFIG_COLUMNS, Study
 
@@ -232,6 +233,7 @@ def report_context(study: Study, analysis: Analysis, figures: dict[str, bytes]) 
         "uncertainty": _uncertainty_context(study, analysis),
         "loss_vs_judge_intervals": _loss_vs_judge_intervals(study),
         "comparisons": _comparisons(analysis),
+        "data": data_context(ranked, study.answers),
         "judge_checks": [(what, with_interval(v, low, high)) for what, v, low, high in analysis.judge_checks],
         "power_savings": None
         if not analysis.power_savings
