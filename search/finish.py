@@ -58,6 +58,7 @@ def finish(
     write_judged_items(items, reports_dir(config))
     front_csv = write_front_files(front, reports_dir(config), config.experiment.name)
     summary = summarise(config, front, str(front_csv), prepared, tuned)
+    summary.experiment_id = parent.experiment_id
     with tolerating_mlflow_outage() as outage:
         _record(config, prepared.client, parent, tuned, trials)
         record_judge_checks(

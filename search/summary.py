@@ -30,6 +30,7 @@ class SearchSummary:
     mlflow_pending: str | None = None
     # Wall seconds per stage (setup, trials, recording) and the driver's CPU seconds.
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    experiment_id: str | None = None  # the MLflow experiment's id, for the link to its runs table
     # 95% intervals from the paired bootstrap over judge items, resampled by scenario (front/uncertainty.py via
     # search/front_table.py); None where there were no judged items to resample.
     baseline_judge_score_ci: tuple[float, float] | None = None
@@ -62,6 +63,7 @@ class SearchSummary:
             f"Pareto table:  {self.front_csv}",
             f"MLflow store:  {self.tracking_uri}",
             f"Open the MLflow UI:  {sys.executable} -m mlflow ui --backend-store-uri {self.tracking_uri}",
+            *self.runs_link(),
             f"Open the Optuna study:  optuna-dashboard {self.optuna_storage}  (pip install optuna-dashboard)",
         ]
         if self.report:
@@ -69,6 +71,14 @@ class SearchSummary:
         if self.registered_model:
             lines.append(f"Knee adapter registered as model {self.registered_model}")
         return lines + self.warnings
+
+    def runs_link(self) -> list[str]:
+        """MLflow 3.17's UI opens an experiment on its GenAI overview whatever the experiment's kind tag says; this
+        address opens the runs table (docs/mlflow.md)."""
+        if self.experiment_id is None:
+            return []
+        ui = self.tracking_uri.rstrip("/") if self.tracking_uri.startswith("http") else "http://127.0.0.1:5000"
+        return [f"  then the runs:  {ui}/#/experiments/{self.experiment_id}/runs?workflowType=machine_learning"]
 
     def knee_lines(self) -> list[str]:
         if self.knee_trial is None or self.knee_stability is None:

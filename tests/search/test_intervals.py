@@ -164,6 +164,21 @@ def test_summary_line_carries_intervals_and_the_paired_difference():
     assert "not resolved" in unresolved.quality_line()
 
 
+def test_summary_links_the_runs_table_of_the_mlflow_ui():
+    # MLflow 3.17's UI opens an experiment on its GenAI page; this address opens the runs (docs/mlflow.md).
+    base = dict(
+        experiment="x", completed=1, failed=0, stopped=0, excluded=0, front_size=1, hypervolume=0.5,
+        reference_point=REFERENCE, front_csv="f.csv", total_energy_wh=1.5, energy_source="estimate:cpu",
+        best_judge_score=4.4, knee_trial="t1", optuna_storage="sqlite:///o.db", baseline_judge_score=2.0,
+        experiment_id="7",
+    )  # fmt: skip
+    local = SearchSummary(**base, tracking_uri="sqlite:///m.db").runs_link()
+    served = SearchSummary(**base, tracking_uri="http://10.1.2.3:5000/").runs_link()
+    assert local == ["  then the runs:  http://127.0.0.1:5000/#/experiments/7/runs?workflowType=machine_learning"]
+    assert served == ["  then the runs:  http://10.1.2.3:5000/#/experiments/7/runs?workflowType=machine_learning"]
+    assert SearchSummary(**{**base, "experiment_id": None}, tracking_uri="sqlite:///m.db").runs_link() == []
+
+
 def test_power_limit_savings_only_where_the_limit_was_searched():
     trials = pd.DataFrame(
         [
