@@ -38,8 +38,9 @@ from pathlib import Path
 
 import torch
 from peft import get_peft_model
-from transformers import Qwen2Config, Qwen2ForCausalLM, Trainer, TrainingArguments
+from transformers import Qwen2Config, Qwen2ForCausalLM, Trainer
 
+from benchmarks.trainer_baseline import trainer_arguments
 from common.atomic import write_json
 from trainables.base_model import load_base_model
 from trainables.data import IGNORE_INDEX, Example, collate
@@ -188,22 +189,7 @@ def fit_with_trainer(model, settings, examples, warmup, device, energy, out_dir,
     """transformers.Trainer on `model` (stock peft, or Unsloth's): a warm-up epoch, then the measured one."""
 
     def fit(rows, window):
-        args = TrainingArguments(
-            output_dir=out_dir,
-            per_device_train_batch_size=settings.batch_size,
-            num_train_epochs=1,
-            learning_rate=settings.learning_rate,
-            lr_scheduler_type=settings.scheduler,
-            max_grad_norm=1.0,
-            logging_strategy="no",
-            save_strategy="no",
-            report_to=[],
-            use_cpu=device.type == "cpu",
-            remove_unused_columns=False,
-            dataloader_num_workers=0,
-            disable_tqdm=True,
-            seed=0,
-        )
+        args = trainer_arguments(settings, out_dir, use_cpu=device.type == "cpu")
         trainer = Trainer(model=model, args=args, train_dataset=rows, data_collator=lambda b: collate(b, 0))
         if window is None:
             trainer.train()

@@ -27,8 +27,9 @@ os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
 import torch  # noqa: E402
 from peft import get_peft_model  # noqa: E402
-from transformers import Trainer, TrainingArguments  # noqa: E402
+from transformers import Trainer  # noqa: E402
 
+from benchmarks.trainer_baseline import trainer_arguments  # noqa: E402
 from common.atomic import write_json  # noqa: E402
 from corpus.pipeline import build_corpus, read_split  # noqa: E402
 from experiment.config import load_config  # noqa: E402
@@ -67,24 +68,8 @@ def ours(path, tokenizer, examples, settings, seed: int = 0, epochs: int = 1) ->
 def hf_trainer(path, tokenizer, examples, settings, out_dir: str, log_steps: bool = False) -> dict:
     """Stock peft (get_peft_model) and Trainer with a padded collator: what a user would write first."""
     model = get_peft_model(load_base_model(path, "bf16", CPU), lora_config(settings))
-    args = TrainingArguments(
-        output_dir=out_dir,
-        per_device_train_batch_size=settings.batch_size,
-        num_train_epochs=1,
-        learning_rate=settings.learning_rate,
-        lr_scheduler_type=settings.scheduler,
-        warmup_steps=0,
-        max_grad_norm=1.0,
-        logging_strategy="steps" if log_steps else "no",
-        logging_steps=1,
-        save_strategy="no",
-        report_to=[],
-        use_cpu=True,
-        remove_unused_columns=False,
-        dataloader_num_workers=0,
-        disable_tqdm=True,
-        seed=0,
-    )
+    logging = {"logging_strategy": "steps" if log_steps else "no", "logging_steps": 1}
+    args = trainer_arguments(settings, out_dir, use_cpu=True, warmup_steps=0, **logging)
     trainer = Trainer(
         model=model, args=args, train_dataset=examples, data_collator=lambda b: collate(b, tokenizer.pad_token_id)
     )
