@@ -11,10 +11,27 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from corpus.settings import CorpusConfig
 from front.objectives import Objective, reference_problem
 from trainables.settings import TrialSettings
 
 SAMPLERS = ("tpe", "nsga2", "gp", "random", "grid16")
+# Data axes: each choice is a corpus variant (corpus/variants.py), built once before the trials.
+DATA_AXES = ("corpus.generation", "corpus.conceptual_share", "corpus.train_size")
+
+
+def _check_data_axis(name: str, spec: ParamSpec) -> None:
+    """A data axis offers `choices` only (each one a corpus built before the trials), each valid for `corpus:`."""
+    if spec.choices is None:
+        raise ValueError(f"{name}: a data axis takes `choices` (each one a corpus variant), not a range")
+    field_name = name.removeprefix("corpus.")
+    for value in spec.choices:
+        try:
+            CorpusConfig(**{field_name: value})
+        except ValidationError as err:
+            raise ValueError(f"{name}={value!r}: {err.errors()[0]['msg']}") from None
+    if len(set(map(repr, spec.choices))) != len(spec.choices):
+        raise ValueError(f"{name}: choices repeat a value: {spec.choices}")
 
 
 class Section(BaseModel):
@@ -106,8 +123,12 @@ class SearchConfig(Section):
     @classmethod
     def _space_axes_are_hyperparameters(cls, space: dict[str, ParamSpec]) -> dict[str, ParamSpec]:
         for name, spec in space.items():
+            if name in DATA_AXES:
+                _check_data_axis(name, spec)
+                continue
             if name not in TrialSettings.model_fields:
-                raise ValueError(f"unknown hyperparameter {name!r}; known: {', '.join(TrialSettings.model_fields)}")
+                known = [*TrialSettings.model_fields, *DATA_AXES]
+                raise ValueError(f"unknown hyperparameter {name!r}; known: {', '.join(known)}")
             for value in spec.values_to_check():
                 try:
                     TrialSettings(**{name: value})

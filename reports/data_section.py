@@ -95,6 +95,9 @@ def _row_nanmean(block: np.ndarray) -> np.ndarray:
 
 
 def interval(estimate: float, replicates: np.ndarray, confidence: float = DEFAULT_CONFIDENCE) -> Interval:
+    """The percentile interval of `replicates` around `estimate`; NaN ends when `confidence` is NaN (no interval)."""
+    if np.isnan(confidence):
+        return Interval(estimate, float("nan"), float("nan"))
     low, high = _percentiles(replicates[:, None], confidence)
     return Interval(estimate, float(low[0]), float(high[0]))
 
@@ -136,6 +139,10 @@ def data_section(
     scores, scenarios = score_matrix(judged_items_table(judged))
     energy = pd.to_numeric(trials.get(ENERGY, pd.Series(dtype=float)), errors="coerce")
     groups, findings, notes = [], [], []
+    if len(set(scenarios)) < 2:
+        # Every replicate would redraw the one scenario: a zero-width interval that claims certainty it lacks.
+        confidence = float("nan")
+        notes.append("the judge items come from one scenario, so the bootstrap gives no interval: nothing is resolved")
     for axis in axes:
         members = _members(trials, axis, scores.index)
         estimates, replicates = group_replicates(scores, scenarios, members, n_replicates, seed)

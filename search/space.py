@@ -17,7 +17,9 @@ import optuna
 from ray import tune
 
 from common.errors import InputError
+from corpus.settings import CorpusConfig
 from experiment.search_settings import ParamSpec, SearchConfig
+from trainables.contract import DATA_PREFIX, trial_settings
 from trainables.settings import TrialSettings
 
 GRID_LABEL = "paper16 (reconstruction of the reference study's 16 configurations)"
@@ -55,15 +57,21 @@ def paper16_points(defaults: TrialSettings) -> list[dict[str, Any]]:
     return points
 
 
-def seed_points(search: SearchConfig, defaults: TrialSettings) -> list[dict[str, Any]]:
+def seed_points(
+    search: SearchConfig, defaults: TrialSettings, corpus: CorpusConfig | None = None
+) -> list[dict[str, Any]]:
     """The grid over the space's axes. Optuna needs every axis in every point: axes the grid does not set take
-    the `training:` defaults, and grid axes outside the space are dropped (the trial uses its default)."""
+    the `training:` defaults, a data axis (`corpus.*`) the `corpus:` setting where it is a choice and its first
+    choice otherwise, and grid axes outside the space are dropped (the trial uses its default)."""
     if search.seed_grid == "none" and search.sampler != "grid16":
         return []
     points: list[dict[str, Any]] = []
     for full in paper16_points(defaults):
         point = {}
         for name, spec in search.space.items():
+            if name.startswith(DATA_PREFIX):
+                point[name] = _data_default(name, spec, corpus)
+                continue
             value = full.get(name, getattr(defaults, name))
             if not _in_space(spec, value):
                 origin = "the paper16 grid needs" if name in full else "the training default"
@@ -81,10 +89,23 @@ def seed_points(search: SearchConfig, defaults: TrialSettings) -> list[dict[str,
     return points
 
 
+def _data_default(name: str, spec: ParamSpec, corpus: CorpusConfig | None) -> Any:
+    configured = getattr(corpus, name.removeprefix(DATA_PREFIX)) if corpus is not None else None
+    return configured if corpus is not None and configured in spec.choices else spec.choices[0]
+
+
+def data_variants(space: dict[str, ParamSpec]) -> list[dict[str, Any]]:
+    """Every combination of the space's data choices (one corpus variant each); [] without data axes."""
+    axes = sorted(name for name in space if name.startswith(DATA_PREFIX))
+    if not axes:
+        return []
+    return [dict(zip(axes, values, strict=True)) for values in itertools.product(*(space[a].choices for a in axes))]
+
+
 def estimated_cost(point: dict[str, Any], defaults: TrialSettings) -> tuple[float, ...]:
     """Training cost, ordinally: compute grows with epochs first, then with the adapted modules (each adds its
     backward pass), then with the LoRA rank. Unknown axes take the training defaults."""
-    settings = defaults.model_copy(update=point)
+    settings = trial_settings(defaults, point)
     return (settings.epochs, len(settings.module_names), settings.rank)
 
 

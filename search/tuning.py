@@ -47,6 +47,7 @@ def trial_context(config: ExperimentConfig, prepared: Prepared, parent: ParentRu
         cpus_per_trial=config.search.cpus_per_trial,
         tracking_http=(config.tracking.http_retries, config.tracking.http_timeout_seconds),
         grid_points=tuple(tuple(sorted(p.items())) for p in grid),
+        variant_train=prepared.variant_train,
     )
 
 
@@ -57,7 +58,7 @@ def run_trials(
 
     from trainables.trainable import lora_trial
 
-    grid = seed_points(config.search, config.training)
+    grid = seed_points(config.search, config.training, config.corpus)
     if config.search.sampler != "grid16":
         # num_samples counts the seed points too: 8 runs the first 8 (search.run says so), not all 16.
         grid = grid[: config.search.num_samples]

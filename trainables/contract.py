@@ -8,6 +8,7 @@ light (pydantic settings only): Tune imports it when it starts a trial's worker.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -54,6 +55,9 @@ class TrialContext:
     # The untuned model's answers to the judge set, in its order: what `judging.pairwise` compares against
     # (empty when the baseline could not be scored).
     baseline_answers: tuple[str, ...] = ()
+    # With data axes in the space (`corpus.*`): each variant's training rows by `variant_key`; `splits` then holds
+    # the val and judge rows every variant shares, so every trial is judged on the same items.
+    variant_train: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -120,9 +124,25 @@ class Report(Protocol):
     def __call__(self, metrics: TrialMetrics, checkpoint_dir: Path) -> None: ...
 
 
+# A sampled key with this prefix is a data choice (a corpus setting), not a TrialSettings field.
+DATA_PREFIX = "corpus."
+
+
+def data_choices(sampled: Mapping[str, Any]) -> dict[str, Any]:
+    """The sampled data choices (`corpus.generation`, ...) of a trial's config; empty without data axes."""
+    return {k: v for k, v in sampled.items() if k.startswith(DATA_PREFIX)}
+
+
+def variant_key(choices: Mapping[str, Any]) -> str:
+    """A stable name for the corpus variant the data choices select, e.g.
+    `corpus.conceptual_share=0.5,corpus.generation="grounded"`; the `data_variant` a trial logs."""
+    return ",".join(f"{k}={json.dumps(choices[k])}" for k in sorted(choices))
+
+
 def trial_settings(defaults: TrialSettings, sampled: Mapping[str, Any]) -> TrialSettings:
-    """The `training:` defaults with a trial's sampled hyperparameters on top."""
-    return TrialSettings(**{**defaults.model_dump(), **sampled})
+    """The `training:` defaults with a trial's sampled hyperparameters on top (data choices are not among them)."""
+    hyper = {k: v for k, v in sampled.items() if not k.startswith(DATA_PREFIX)}
+    return TrialSettings(**{**defaults.model_dump(), **hyper})
 
 
 def trial_params(settings: TrialSettings) -> dict[str, Any]:

@@ -30,8 +30,10 @@ from trainables.contract import (
     TrialContext,
     TrialLog,
     TrialMetrics,
+    data_choices,
     trial_params,
     trial_settings,
+    variant_key,
 )
 from trainables.data import Example, encode_rows
 from trainables.energy import EnergyMeter
@@ -101,12 +103,13 @@ def run_trial(
     torch.set_num_threads(max(1, int(context.cpus_per_trial)))
     device = _device(context.gpus_per_trial)
     origin = "paper16" if tuple(sorted(config.items())) in set(context.grid_points) else "sampler"
-    log.log_params(trial_params(settings), tags={"origin": origin, "device": str(device)})
+    train_rows, data_params = variant_rows(config, context)
+    log.log_params({**trial_params(settings), **data_params}, tags={"origin": origin, "device": str(device)})
 
     base_path = local_base_model(context)
     tokenizer = load_tokenizer(base_path)
     system_prompt = context.model.system_prompt
-    train_rows, val_rows, judge_rows = (context.splits[s] for s in ("train", "val", "judge"))
+    val_rows, judge_rows = context.splits["val"], context.splits["judge"]
     probe_rows = val_rows[: settings.probe_items]
     train_examples = encoded(base_path, tokenizer, system_prompt, train_rows, settings.max_seq_len)
     val_examples = encoded(base_path, tokenizer, system_prompt, val_rows, settings.max_seq_len)
@@ -183,6 +186,16 @@ def run_trial(
                     write_text(Path(ckpt_dir) / CHECKPOINT_DIR / JUDGE_ANSWERS, judged.items.to_json(orient="records"))
                     log.log_artifacts(Path(ckpt_dir) / CHECKPOINT_DIR / ADAPTER_DIR, ADAPTER_DIR)
                 report(metrics, Path(ckpt_dir))
+
+
+def variant_rows(config: dict[str, Any], context: TrialContext) -> tuple[list[dict], dict[str, Any]]:
+    """The training rows of the trial's data variant and the params naming it (`corpus.*`, `data_variant`); the
+    search's own corpus and no params without data axes. Val and judge rows are the same for every variant."""
+    choices = data_choices(config)
+    if not choices:
+        return context.splits["train"], {}
+    key = variant_key(choices)
+    return context.variant_train[key], {**choices, "data_variant": key}
 
 
 def _probe_score(model, tokenizer, settings: TrialSettings, context: TrialContext, rows, device, final: bool) -> float:

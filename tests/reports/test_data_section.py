@@ -90,3 +90,11 @@ def test_verdict_reads_the_interval():
     assert verdict(Interval(-0.3, -0.5, -0.1)) == "does not hold"
     assert verdict(Interval(0.1, -0.1, 0.3)) == "not resolved"
     assert verdict(Interval(math.nan, math.nan, math.nan)) == "not resolved"
+
+
+def test_one_judge_scenario_resolves_nothing():
+    trials = pd.DataFrame({"corpus.generation": ["naive", "grounded"], "energy_wh": [1.0, 1.0]}, index=["t1", "t2"])
+    answers = _answers({"t1": [5.0, 5.0], "t2": [1.0, 1.0]}, ["s0", "s0"])
+    section = data_section(trials, answers, n_replicates=50)
+    assert section.findings[0].verdict == "not resolved" and math.isnan(section.findings[0].difference.low)
+    assert "one scenario" in section.notes[0]
