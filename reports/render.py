@@ -20,7 +20,7 @@ import pandas as pd
 
 from common.llm import redact
 from reports.analysis import ENERGY, JUDGE_SCORE, PER_JUDGE_PREFIX, VAL_LOSS, Analysis, describe_trial
-from reports.data_section import data_context
+from reports.data_section import DATA_AXES, data_context
 from reports.redaction import redact_settings
 from reports.study import CONFIG_COLUMNS, Study
 
@@ -62,6 +62,7 @@ def _trial_columns(analysis: Analysis, frame: pd.DataFrame) -> list[str]:
         "pareto_rank",
         "judge_rank",
         "val_loss_rank",
+        *DATA_AXES,
         *CONFIG_COLUMNS,
         VAL_LOSS,
         JUDGE_SCORE,

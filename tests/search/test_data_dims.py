@@ -117,3 +117,6 @@ def test_a_search_over_data_variants_end_to_end(data_search):
     assert "naive over grounded:" in section or "corpus.generation: fewer than two values" in section
     assert "conceptual over factual" in section or "corpus.conceptual_share: fewer than two values" in section
     assert "<h2>Data choices</h2>" in (out / "report.html").read_text()
+    ranked = report.split("## Every trial, ranked", 1)[1].split("\n## ", 1)[0]
+    header = next(line for line in ranked.splitlines() if line.startswith("| trial_id"))
+    assert "corpus.generation" in header  # the trials' table shows each trial's data choices
