@@ -22,15 +22,12 @@ continuous in [1, 5] and rounded to one decimal.
 from __future__ import annotations
 
 import functools
-import json
 import re
 import threading
 from collections.abc import Callable
 from typing import Any
 
-import litellm
 import numpy as np
-from litellm import CustomLLM, ModelResponse
 from litellm.llms.custom_llm import CustomLLMError
 
 from judging import text_features as tf
@@ -187,55 +184,3 @@ def judge_pair(messages: list[dict[str, Any]], score: Scorer = reference_scores)
     preferred = "tie" if abs(gap) < TIE_MARGIN else ("A" if gap > 0 else "B")
     rationale = f"Offline proxy, not a language model. Weighted score A {overall['A']:.2f}, B {overall['B']:.2f}"
     return {"preferred": preferred, "rationale": rationale}
-
-
-# Any other prompt is a preflight probe: answering it proves the provider is registered and callable.
-PROBE_REPLY = "OK"
-
-
-def scorer_for(model: str) -> Scorer:
-    """The scoring function behind a `local/` model name (litellm passes the name without the provider)."""
-    name = model.removeprefix(f"{PROVIDER}/")
-    if name == MODEL_NAME:
-        return reference_scores
-    from judging import correctness
-
-    if name == correctness.MODEL_NAME:
-        correctness.head()  # a missing or altered head fails here, so the preflight probe reports it
-        return correctness.scores
-    raise CustomLLMError(status_code=404, message=f"no offline judge named {PROVIDER}/{name}")
-
-
-class ReferenceJudge(CustomLLM):
-    """Serves every `local/` judge: `local/reference-judge` and `local/correctness-judge`."""
-
-    def completion(self, model: str, messages: list, *args: Any, **kwargs: Any) -> ModelResponse:
-        score = scorer_for(model)
-        text = " ".join(str(m.get("content", "")) for m in messages)
-        if "<candidate_answer>" in text:
-            content = json.dumps(judge_prompt(messages, score))
-        elif "<answer_a>" in text:
-            content = json.dumps(judge_pair(messages, score))
-        else:
-            content = PROBE_REPLY
-        return ModelResponse(
-            model=f"{PROVIDER}/{model.removeprefix(f'{PROVIDER}/')}",
-            choices=[{"message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
-            usage={"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
-        )
-
-    async def acompletion(self, model: str, messages: list, *args: Any, **kwargs: Any) -> ModelResponse:
-        return self.completion(model, messages, *args, **kwargs)
-
-
-_registered = threading.Lock()
-
-
-def register() -> None:
-    """Add the provider to litellm's map (once per process), keeping any providers others registered."""
-    with _registered:
-        current = list(litellm.custom_provider_map or [])
-        if any(entry.get("provider") == PROVIDER for entry in current):
-            return
-        litellm.custom_provider_map = [*current, {"provider": PROVIDER, "custom_handler": ReferenceJudge()}]
-        litellm.suppress_debug_info = True

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from common.errors import InputError
-from judging import offline
+from judging import local_judges, offline
 from judging.agreement import STATISTICS, length_correlation, panel_agreement
 from judging.cache import JudgementCache
 from judging.calls import CallSettings
@@ -84,7 +84,7 @@ class Panel:
         self.models = list(models)
         self.standby = [m for m in standby if m not in self.models]
         if any(m.startswith(f"{offline.PROVIDER}/") for m in [*self.models, *self.standby]):
-            offline.register()
+            local_judges.register()
         self.rubric = rubric or Rubric()
         self.max_concurrency = max_concurrency
         self.settings = CallSettings(

@@ -7,7 +7,7 @@ import litellm
 
 from common.errors import InputError
 from common.llm import redact
-from judging import offline
+from judging import local_judges, offline
 from judging.calls import CallSettings, complete
 from judging.judgement import Usage
 
@@ -18,7 +18,7 @@ SOURCE = "judging.panel"
 def probe_model(model: str, api_base: str | None = None, settings: CallSettings | None = None) -> None:
     """Raise InputError(SOURCE, model, reason) unless `model` answers a one-line probe."""
     if model.startswith(f"{offline.PROVIDER}/"):
-        offline.register()
+        local_judges.register()
     settings = settings or CallSettings(api_base=api_base, timeout_seconds=30.0)
     # One short attempt: a probe that waits out retries would hide the failure it exists to find.
     settings = CallSettings(

@@ -10,7 +10,7 @@ import pytest
 
 from benchmarks.bench_judge import GOALS, goals_met, read_holdout, summarise
 from common.errors import InputError
-from judging import correctness, offline
+from judging import correctness, local_judges, offline
 from judging import detail_checks as dc
 from judging.panel import JudgeItem, Panel
 from judging.preflight import probe_model
@@ -81,7 +81,7 @@ def test_every_criterion_moves_for_a_refusal():
 
 
 def test_same_litellm_path_and_proxy_label():
-    offline.register()
+    local_judges.register()
     messages = build_messages(Rubric(), QUESTION, REFERENCE, REFERENCE)
     reply = json.loads(litellm.completion(model=correctness.MODEL, messages=messages).choices[0].message.content)
     assert set(reply["scores"]) == set(correctness.CRITERIA)

@@ -8,7 +8,7 @@ import math
 import litellm
 import pytest
 
-from judging import offline
+from judging import local_judges, offline
 from judging.panel import JudgeItem, Panel
 from judging.prompt import build_messages
 from judging.rubric import Rubric
@@ -53,7 +53,7 @@ def test_deterministic():
 
 
 def test_same_code_path_as_a_remote_judge():
-    offline.register()
+    local_judges.register()
     row = ROWS[0]
     messages = build_messages(Rubric(), row["question"], row["reference"], row["correct"])
     reply = litellm.completion(model=offline.MODEL, messages=messages)
@@ -65,8 +65,8 @@ def test_same_code_path_as_a_remote_judge():
 def test_register_keeps_other_custom_providers(monkeypatch):
     other = {"provider": "someone-else", "custom_handler": object()}
     monkeypatch.setattr(litellm, "custom_provider_map", [other])
-    offline.register()
-    offline.register()
+    local_judges.register()
+    local_judges.register()
     providers = [entry["provider"] for entry in litellm.custom_provider_map]
     assert providers == ["someone-else", offline.PROVIDER]
 
