@@ -27,6 +27,7 @@ from front.uncertainty import (
     _weighted_means,
     cluster_bootstrap_counts,
 )
+from reports.judged_items import judged_items_table, score_matrix
 
 GENERATION = "corpus.generation"
 CONCEPTUAL_SHARE = "corpus.conceptual_share"
@@ -128,8 +129,6 @@ def data_section(
     """Judged quality and energy by generation method and by conceptual share, and the two findings; None when the
     trials have no data axis. `trials`: finished trials indexed by trial id with their params (`corpus.*`) and
     `energy_wh`; `answers`: each trial's judged items (trial id -> table with `id`, `scenario_id`, `judge_score`)."""
-    from search.judged_items import judged_items_table, score_matrix
-
     axes = [a for a in (GENERATION, CONCEPTUAL_SHARE) if a in trials.columns and trials[a].notna().any()]
     if not axes:
         return None

@@ -24,7 +24,8 @@ from front.uncertainty import (
     interval_metrics,
     search_metrics,
 )
-from search.judged_items import BASELINE_ROW, score_matrix
+from reports.judged_items import score_matrix
+from search.judged_items import BASELINE_ROW
 
 # Trial metrics shown beside the objectives in the front and trial tables.
 RESULT_COLUMNS = (

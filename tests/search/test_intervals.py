@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from front.objectives import Objective
+from reports.judged_items import judged_items_table, score_matrix
 from search.front_table import (
     best_trial,
     compute_front,
@@ -18,7 +19,7 @@ from search.front_table import (
     uncertainty_record,
     with_uncertainty,
 )
-from search.judged_items import BASELINE_ROW, agreement_interval, judged_items_table, score_matrix
+from search.judged_items import BASELINE_ROW, agreement_interval
 from search.summary import SearchSummary
 
 OBJECTIVES = (Objective("judge_score", "max"), Objective("energy_wh", "min"))

@@ -23,8 +23,9 @@ from common.mlflow_names import (
     trial_run_name,
 )
 from front.objectives import Objective
+from reports.judged_items import judged_items_table
 from search.front_table import compute_front, with_uncertainty
-from search.judged_items import BASELINE_ROW, judged_items_table
+from search.judged_items import BASELINE_ROW
 from search.mlflow_note import (
     NOTE_LIMIT,
     NoteContext,
