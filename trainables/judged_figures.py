@@ -3,8 +3,8 @@
 The interval is the search's own bootstrap (front/uncertainty.py: judge items resampled by scenario, with the
 search's seed), run on this trial's row alone, so the `judge_score_ci_low/high` a trial reports to Tune and MLflow
 equal (but for float rounding) the ones the search's end computes from all trials' paired replicates. On 16 items
-it took 34 ms per call (2 cores at a load average of 14). The degeneration figures (judging/degeneration.py) show a looping or cut-off adapter that a mean
-score alone can hide.
+it took 34 ms per call (2 cores at a load average of 14). The degeneration figures (judging/degeneration.py) show
+a looping or cut-off adapter that a mean score alone can hide.
 """
 
 from __future__ import annotations

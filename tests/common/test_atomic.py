@@ -205,7 +205,9 @@ def test_failed_directory_fill_keeps_the_old_tree(tmp_path):
 
 # --- every writer in the project goes through common/atomic.py ------------------------------------------
 
-PACKAGES = ("corpus", "trainables", "judging", "search", "reports", "common", "benchmarks", "front", "experiment", "serve")
+PACKAGES = (
+    "common", "front", "corpus", "judging", "trainables", "experiment", "reports", "search", "serve", "benchmarks",
+)  # fmt: skip
 # Calls that write to a path directly. Allowed only into a directory that is itself staged (or a temporary
 # directory handed to Ray Tune, which persists checkpoints itself); each allowance names its function.
 RAW_WRITERS = {
