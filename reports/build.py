@@ -24,6 +24,7 @@ from reports.study import Study
 DEFAULT_OUT_DIR = Path("reports")
 HTML_NAME = "report.html"
 MARKDOWN_NAME = "report.md"
+HUMAN_SECTION = "human.md"
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +43,16 @@ def write_report(study: Study, out_dir: Path) -> Path:
     figures = report_figures(study, analysis)
     context = report_context(study, analysis, figures)
     target = Path(out_dir) / report_dir_name(study.name)
+    # `python -m judging.human` writes the support staff's ratings against the judges beside the report.
+    human = target / HUMAN_SECTION
+    # Its headings go under the report's own "Human ratings" heading.
+    context["human_ratings"] = (
+        re.sub(r"^#{1,2} ", "### ", human.read_text(encoding="utf-8"), flags=re.MULTILINE) if human.is_file() else None
+    )
     with staged_path(target) as staging:
         # The search's own outputs (pareto_front.csv, trials.csv, baseline.json, pareto.html) live in the same
         # folder: keep them.
-        kept = ("*.csv", "*.json", "pareto.html")
+        kept = ("*.csv", "*.json", "pareto.html", HUMAN_SECTION)
         kept_files = [path for pattern in kept for path in target.glob(pattern)] if target.is_dir() else []
         for kept in kept_files:
             write_bytes(staging / kept.name, kept.read_bytes())

@@ -116,7 +116,8 @@ def main(argv: list[str] | None = None) -> None:
     files = write_section(summary, args.reports_dir.resolve() / args.search)
     log_to_mlflow(client, parents[0].info.run_id, summary, files)
     print(f"human ratings of {args.search}: {files[0]} (and {files[1].name}); logged to MLflow run "
-          f"{parents[0].info.run_id}")  # fmt: skip
+          f"{parents[0].info.run_id}; the search's report shows them once rebuilt: "
+          f"python -m reports.build {args.search} --out-dir {args.reports_dir}")  # fmt: skip
 
 
 def _finite(value):

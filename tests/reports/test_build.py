@@ -365,3 +365,16 @@ def test_search_without_trials_still_gets_a_report(tracking: tuple[str, str], tm
     assert "energy source**: not recorded" in markdown
     logged = {Path(info.path).name for info in client.list_artifacts(parent.info.run_id, "report")}
     assert "report.html" in logged
+
+
+def test_human_ratings_written_beside_the_report_join_it_and_survive_a_rebuild(tmp_path: Path) -> None:
+    first = build_report_from_csv(PUBLISHED, tmp_path)
+    human = first.parent / "human.md"
+    human.write_text("# Human ratings: s\n\n## Ratings per model\n\n| model | positive |\n|---|---|\n| knee | 84% |\n")
+    rebuilt = build_report_from_csv(PUBLISHED, tmp_path)
+    markdown = (rebuilt.parent / "report.md").read_text()
+    assert "## Human ratings" in markdown and "### Ratings per model" in markdown and "| knee | 84% |" in markdown
+    assert "<h2>Human ratings</h2>" in rebuilt.read_text() and "knee | 84%" in rebuilt.read_text()
+    assert human.is_file()
+    human.unlink()
+    assert "Human ratings" not in (build_report_from_csv(PUBLISHED, tmp_path).parent / "report.md").read_text()
