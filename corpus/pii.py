@@ -211,9 +211,27 @@ def _postcodes(text: str) -> Iterator[Span]:
         yield Span("POSTCODE", match.start(), match.end(), 0.9)
 
 
+# Two or three capitalised words: "Sarah Jones", "Maria de Souza" is left to the model.
+_CAPITALISED_PAIR = re.compile(r"\b([A-Z][a-z'’-]+)((?:\s+[A-Z][a-z'’-]+){1,2})\b")
+
+
+def _full_names(text: str) -> Iterator[Span]:
+    """A known first name followed by a known last name, both capitalised and neither a plain word of the corpus:
+    the model alone missed "engineer Sarah Jones" in a glossary's answer."""
+    from corpus.pii_data import first_and_last_names
+
+    first, last = first_and_last_names()
+    plain = plain_words()
+    for match in _CAPITALISED_PAIR.finditer(text):
+        words = [match.group(1), *match.group(2).split()]
+        given, family = words[0].casefold(), words[-1].casefold()
+        if given in first and family in last and not ({given, family} & (plain | _NOT_NAME_WORDS)):
+            yield Span("NAME", match.start(), match.end(), 0.9)
+
+
 def rule_spans(text: str) -> list[Span]:
     """Every candidate the validators and cue rules find (overlaps not yet resolved)."""
-    spans = [*_birth_dates(text), *_postcodes(text)]
+    spans = [*_birth_dates(text), *_postcodes(text), *_full_names(text)]
     if "@" in text:
         spans += [Span("EMAIL", m.start(), m.end(), 1.0) for m in _EMAIL.finditer(text)]
     # Cheap gates first: libphonenumber's matcher costs far more than these regexes.

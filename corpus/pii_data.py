@@ -267,6 +267,21 @@ def template_sentences() -> tuple[str, ...]:
 
 
 @cache
+@cache
+def first_and_last_names() -> tuple[frozenset[str], frozenset[str]]:
+    """Faker's first names and last names (casefolded) of the locales this module draws from, apart."""
+    first: set[str] = set()
+    last: set[str] = set()
+    for locale in {*_NAME_LOCALES["train"], *_NAME_LOCALES["dev"], *_LOREM_LOCALES}:
+        try:
+            provider = importlib.import_module(f"faker.providers.person.{locale}").Provider
+        except ModuleNotFoundError:
+            continue
+        for attr, into in (("first_names", first), ("last_names", last)):
+            into.update(str(name).casefold() for name in getattr(provider, attr, ()) if " " not in str(name))
+    return frozenset(first), frozenset(last)
+
+
 def name_words() -> frozenset[str]:
     """Every first and last name (casefolded words) of the Faker locales this module draws from."""
     words: set[str] = set()
