@@ -10,7 +10,8 @@ was written by hand for this check and is never read by judging.train_judge. For
 - mean score of loops and truncations (goal <= 1.5 each), refusals and generic answers (goal <= 2.0 each),
   paraphrases (goal >= 4);
 - the untuned SmolLM2-135M-Instruct's typical refusal against every question (goal: at most 2.0);
-- milliseconds per judgement with no cache, after the embedding model has loaded.
+- milliseconds per judgement with no cache, after the embedding model has loaded: all items in one panel call
+  (embeddings batched, as a trial judges), and one panel call per item (the unbatched baseline).
 
 Run: `.venv/bin/python benchmarks/bench_judge.py` from the repository root; `--input` names another holdout of the
 same rows (id, group, kind, question, reference, answer) and `--out` its result file, e.g. the blind holdout written
@@ -41,6 +42,8 @@ SMOLLM2_REFUSAL = (
     "I'm sorry, but as a customer support assistant, I'm not equipped to provide assistance with your specific "
     "issue. If you have any other questions, feel free to ask."
 )
+# Items timed one panel call at a time (the unbatched baseline); the batched figure uses every item.
+SPEED_ITEMS = 60
 GOALS = {"pairs_ordered": 0.9, "mean_gap": 1.0, "loop": 1.5, "truncated": 1.5, "refusal": 2.0, "generic": 2.0,
          "paraphrase": 4.0, "smollm2_refusal_max": 2.0}  # fmt: skip
 
@@ -95,13 +98,26 @@ def goals_met(summary: dict) -> dict[str, bool]:
 
 
 def judge_rows(model: str, items: list[JudgeItem]) -> tuple[list[float], float]:
-    """Scores with no cache, and the milliseconds per judgement once the embedding model is loaded."""
+    """Scores with no cache, and the milliseconds per judgement once the embedding model is loaded: one panel
+    call for all items, as a trial judges its answers (the panel embeds every text in one batch first)."""
     offline.embedding_model()
+    offline._vectors.clear()  # no embedding left over from another judge's run
     panel = Panel([model], max_concurrency=1)
     start = time.perf_counter()
     result = panel.score(items)
     elapsed_ms = (time.perf_counter() - start) * 1000 / len(items)
     return [float(v) for v in result.items["judge_score"]], round(elapsed_ms, 2)
+
+
+def ms_one_at_a_time(model: str, items: list[JudgeItem]) -> float:
+    """Milliseconds per judgement when each item is its own panel call, so each embeds its texts alone: the
+    baseline for the batched figure above, measured in the same process."""
+    offline._vectors.clear()
+    panel = Panel([model], max_concurrency=1)
+    start = time.perf_counter()
+    for item in items:
+        panel.score([item])
+    return round((time.perf_counter() - start) * 1000 / len(items), 2)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -128,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
             "smollm2_refusal_max": summary["smollm2_refusal_max"] <= GOALS["smollm2_refusal_max"]
         }
         summary["ms_per_judgement"] = ms
+        summary["ms_per_judgement_one_at_a_time"] = ms_one_at_a_time(model, items[:SPEED_ITEMS])
         report[model] = summary
     record = {
         "what": "judge validity on a hand-written holdout; goals from issue 23 item 2",
@@ -140,7 +157,8 @@ def main(argv: list[str] | None = None) -> int:
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }  # fmt: skip
     atomic.write_json(args.out, record)
-    print(json.dumps({m: {k: s[k] for k in ("pairs_ordered", "mean_gap", "mean_score", "ms_per_judgement")}
+    shown = ("pairs_ordered", "mean_gap", "mean_score", "ms_per_judgement", "ms_per_judgement_one_at_a_time")
+    print(json.dumps({m: {k: s[k] for k in shown}
                       for m, s in report.items()}, indent=1))  # fmt: skip
     return 0
 

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from common.errors import InputError
-from judging import local_judges, offline
+from judging import correctness, local_judges, offline
 from judging.agreement import STATISTICS, length_correlation, panel_agreement
 from judging.cache import JudgementCache
 from judging.calls import CallSettings
@@ -142,9 +142,13 @@ class Panel:
 
     def score(self, items: Sequence[JudgeItem]) -> PanelResult:
         prompts = [build_messages(self.rubric, it.question, it.reference, it.answer) for it in items]
-        if offline.MODEL in self.models:
-            # Batch the offline judge's embeddings up front; its calls then only look them up.
-            offline.prefetch([neutralise(t) for it in items for t in (it.question, it.reference, it.answer)])
+        # Batch the offline judges' embeddings into one encode call up front; their calls then only look them up.
+        texts = [(neutralise(it.question), neutralise(it.reference), neutralise(it.answer)) for it in items]
+        to_embed = [t for q, r, a in texts for t in (q, r, a)] if offline.MODEL in self.models else []
+        if correctness.MODEL in self.models:
+            to_embed += [t for q, r, a in texts for t in correctness.texts_to_embed(q, r, a)]
+        if to_embed:
+            offline.prefetch(to_embed)
         tasks = [(model, i) for model in self.models for i in range(len(items))]
         with ThreadPoolExecutor(max_workers=self.max_concurrency) as pool:
             done = list(pool.map(lambda task: self.judges[task[0]].judge(prompts[task[1]]), tasks))
