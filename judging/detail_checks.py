@@ -4,10 +4,14 @@ Each check is a short rule a reader can verify by hand, returning a count or a f
 from the correctness judge can always be traced to the sentence and word that caused it:
 
 - numbers: a figure, code or address in the candidate that neither the reference nor the question has
-  (``48 hours`` where the reference says ``24 hours``, ``**21*`` for ``**61*``);
-- menu paths: a segment of an ``A > B > C`` path whose words the reference never uses;
+  (``48 hours`` where the reference says ``24 hours``, ``**21*`` for ``**61*``), compared as values: ``ten``
+  and ``10``, ``7.20`` and ``7.2``, ``1,000`` and ``1000``, ``0091`` and ``00 91`` are the same figure;
+- menu paths: a segment of an ``A > B > C`` path most of whose words the reference never uses;
 - polarity: a switch the candidate turns the other way (on/off, enable/disable, activate/deactivate,
   allow/block) in the same context words as the reference, and a leading yes/no that flips the reference's;
+- risky actions: advice that hands over a secret, switches off a protection, destroys data, stops a payment,
+  delays an urgent step or trusts unofficial software, unless the reference or the question names the same
+  action; advice *against* an action ("never share your PIN") is no recommendation of it;
 - refusal and boilerplate phrases, for answers that decline or do not address the problem;
 - degeneration: repeated word trigrams (loops) and an answer that stops mid-sentence.
 
@@ -21,14 +25,20 @@ import re
 
 from judging import text_features as tf
 
-_NUMBER_WORDS = {
+NUMBER_WORDS = {
     "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9",
-    "ten": "10", "eleven": "11", "twelve": "12", "fourteen": "14", "fifteen": "15", "twenty": "20",
-    "thirty": "30", "forty": "40", "fifty": "50", "sixty": "60", "ninety": "90", "hundred": "100",
+    "ten": "10", "eleven": "11", "twelve": "12", "thirteen": "13", "fourteen": "14", "fifteen": "15",
+    "sixteen": "16", "eighteen": "18", "twenty": "20", "thirty": "30", "forty": "40", "fifty": "50",
+    "sixty": "60", "seventy": "70", "eighty": "80", "ninety": "90", "hundred": "100",
 }  # fmt: skip
 # "one" is left out: far more often a pronoun ("the one you use", "one last time") than a figure.
-_NUMBER = re.compile(r"\d+(?:[.:]\d+)*|\b(?:" + "|".join(_NUMBER_WORDS) + r")\b", re.IGNORECASE)
-_LIST_NUMBER = re.compile(r"^\s*\d+[.)]\s", re.MULTILINE)
+_NUMBER = re.compile(r"\d+(?:[.:]\d+)*|\b(?:" + "|".join(NUMBER_WORDS) + r")\b", re.IGNORECASE)
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
+# Digit groups written with spaces between them (phone numbers, dialling prefixes).
+_DIGIT_RUN = re.compile(r"\d+(?: \d+)+")
+# A list marker starts a line, or follows a sentence's end when a list has been run into one paragraph
+# ("... at busy times. 2. Report the location").
+_LIST_NUMBER = re.compile(r"(?:^|(?<=[.!?:] ))[ \t]*\d{1,2}[.)]\s", re.MULTILINE)
 _PATH = re.compile(r"[^\s>→»][^>→»\n]*?(?:\s*(?:>|→|»)\s*[^>→»\n]+)+")
 _PATH_SEPARATOR = re.compile(r"\s*(?:>|→|»)\s*")
 _TOKEN = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*")
@@ -47,9 +57,11 @@ _POLAR_VERBS = {
     "deactivate": -1, "deactivated": -1, "deactivates": -1, "deactivating": -1,
     "allow": 1, "allowed": 1, "allows": 1, "block": -1, "blocked": -1, "blocks": -1,
 }  # fmt: skip
-# "on" is mostly a preposition ("on your phone"); it is a switch position only near one of these words.
+# "on" and "off" are mostly prepositions or particles ("on your phone", "kick off anyone"); either is a switch
+# position only near one of these words and not before a determiner ("left on the device").
 _SWITCH_VERBS = frozenset("turn turned turning turns switch switched switching switches toggle set keep leave left "
                           "stays stay is are be put".split())
+_DETERMINERS = frozenset("the a an your my our their this that these those both each every any all his her its".split())
 _NEGATION = re.compile(r"\b(?:not|no|never|cannot|without|nothing|none)\b|n't\b", re.IGNORECASE)
 _REFUSAL = re.compile(
     r"\b(?:(?:i'?m|i am|we'?re|we are)\s+(?:\w+\s+){0,2}(?:unable|not able|not equipped|afraid|not allowed|not in a "
@@ -66,28 +78,67 @@ _BOILERPLATE = re.compile(
     re.IGNORECASE,
 )
 
-# Handing over secrets, destroying data or hardware, stopping payment, overriding security.
-_RISKY = re.compile(
-    r"\b(?:share|give|tell|read|send|post|email|text)\b(?:\s+\S+){0,4}?\s+(?:password|pin|puk|code|card number|"
-    r"passport|qr code)s?\b|\bfactory reset\b|\b(?:stop|cancel)\s+(?:\w+\s+){0,2}(?:paying|payment|direct debit)\b|"
-    r"\bignore\s+(?:\w+\s+){0,2}(?:warning|security|alert)s?\b|\b(?:open|take)\s+(?:\w+\s+){0,3}(?:apart|case)\b|"
-    r"\b(?:bleach|throw (?:it |the \w+ )?away)\b|\blook into\b",
-    re.IGNORECASE,
-)
+# What a risky instruction does, each as a pattern whose last word names the object put at risk. A support
+# answer can harm a customer in these ways: hand a secret to someone, switch off a protection, destroy data,
+# stop or reverse a payment (the account falls into arrears), put off an urgent step, trust unofficial software,
+# or damage the device.
+_SECRET = (r"(?:password|passcode|pin|puk|code|card number|card details|cvv|security code|login|username|"
+           r"apple id|bank details|expiry date|qr code|passport)s?")
+_PROTECTION = (r"(?:firewall|security|protection|screen lock|pin lock|sim pin|spend cap|spending cap|content lock|"
+               r"barring|encryption|two-factor|2fa|antivirus|password)")
+_RISKY_PATTERNS = {
+    # Handing a secret to someone: verbs with a recipient ("enter the code" into the phone is no disclosure, nor
+    # "we'll email you a QR code", which goes the other way).
+    "disclose": (rf"\b(?:share|give|tell|read(?: out| back)?|send|post|email|text|reply with|hand over)\b"
+                 rf"(?!\s+you\b)(?:\s+[^\s.]+){{0,5}}?\s+{_SECRET}\b"),
+    "unprotect": (rf"\b(?:disable|deactivate|remove|lift|delete|switch off|turn off)\s+(?:[^\s.]+\s+){{0,3}}?"
+                  rf"{_PROTECTION}\b|\b(?:switch|turn|set|leave)\s+(?:[^\s.]+\s+){{0,3}}?{_PROTECTION}\s+"
+                  rf"(?:off|to open)\b|\bopen \(no password\)|\b(?:no|without a) password\b"),
+    "destroy": (r"\bfactory reset\b|\b(?:delete|erase|wipe|remove)\s+(?:[^\s.]+\s+){0,3}?(?:esim|sim|data|"
+                r"account|backups?|contacts|photos|profile|phone)\b|\bwithout (?:backing (?:\w+ )?up|a backup)\b"),
+    "payment": (r"\b(?:stop|cancel)\s+(?:[^\s.]+\s+){0,3}?(?:paying|payments?|direct debit|contract|number)\b|"
+                r"\bcharge ?backs?\b|\bcharge (?:\w+ ){0,3}back\b"),
+    "delay": r"\bwait\b[^.]{0,40}?\bbefore\b[^.]{0,25}?\b(?:block|report|lock|cancel|freez|call)\w*",
+    "unofficial": (r"\b(?:third-party|unofficial|unknown|untrusted)\s+(?:[^\s.]+\s+)?(?:website|site|app|tool|"
+                   r"software|source|download)\b|\bjailbreak\w*|\broot(?:ing)? (?:your|the) (?:phone|device)\b"),
+    "damage": (r"\b(?:open|take)\s+(?:\w+\s+){0,3}(?:apart|case)\b|\b(?:bleach|throw (?:it |the \w+ )?away)\b|"
+               r"\bignore\s+(?:\w+\s+){0,2}(?:warning|security|alert)s?\b"),
+}  # fmt: skip
+_RISKY = {kind: re.compile(pattern, re.IGNORECASE) for kind, pattern in _RISKY_PATTERNS.items()}
+# Advice against an action ("never share", "don't cancel", "do not give") recommends nothing: a negation among the
+# few words before the action's verb turns the match off.
+_ADVISED_AGAINST = re.compile(r"(?:\b(?:never|not|no|avoid|without)\b|n't)(?:\s+\S+){0,3}\s*$", re.IGNORECASE)
+
+
+def _value(figure: str) -> str:
+    """One spelling per value: number words as digits, decimals without trailing zeros ("7.20" is "7.2")."""
+    figure = NUMBER_WORDS.get(figure.lower(), figure)
+    if re.fullmatch(r"\d+\.\d+", figure):
+        figure = figure.rstrip("0").rstrip(".")
+    return figure
 
 
 def numbers(text: str) -> set[str]:
     """Figures, codes and addresses as digit strings ("eight-digit" gives "8"; "0800 123 456" gives three);
     the numbers of a numbered list are layout, not figures."""
-    found = set()
-    for match in _NUMBER.findall(_LIST_NUMBER.sub("", text)):
-        found.add(_NUMBER_WORDS.get(match.lower(), match))
-    return found
+    text = _THOUSANDS.sub("", _LIST_NUMBER.sub("", text))
+    return {_value(match) for match in _NUMBER.findall(text)}
+
+
+def _joined_runs(text: str) -> dict[str, set[str]]:
+    """Digit groups separated by single spaces, joined ("0300 123 4567" gives "03001234567"), with their parts."""
+    return {run.replace(" ", ""): set(run.split(" ")) for run in _DIGIT_RUN.findall(_THOUSANDS.sub("", text))}
 
 
 def unknown_numbers(candidate: str, reference: str, question: str) -> int:
-    """Figures in the candidate that neither the reference nor the question states."""
-    return len(numbers(candidate) - numbers(reference) - numbers(question))
+    """Figures in the candidate that neither the reference nor the question states, compared as values and
+    with spaced digit groups compared joined ("0091" matches "00 91")."""
+    known = numbers(reference) | numbers(question) | set(_joined_runs(reference)) | set(_joined_runs(question))
+    unknown = numbers(candidate) - known
+    for whole, parts in _joined_runs(candidate).items():
+        if whole in known:
+            unknown -= parts
+    return len(unknown)
 
 
 def tokens(text: str) -> list[str]:
@@ -113,26 +164,35 @@ def menu_segments(text: str) -> list[str]:
     return segments
 
 
+# A path segment counts as known when at least this share of its content words occur in the reference or the
+# question: "Mobile Data Options" against a reference naming "Mobile Data Network" is the same place half-way.
+KNOWN_SEGMENT_SHARE = 0.5
+
+
 def unknown_menu_segments(candidate: str, reference: str, question: str) -> int:
-    """Path segments of the candidate that share no content word with the reference or the question."""
+    """Path segments of the candidate most of whose content words the reference and the question never use."""
     known = content_words(reference) | content_words(question)
     count = 0
     for segment in menu_segments(candidate):
         words = content_words(segment)
-        if words and not words & known:
+        if words and len(words & known) / len(words) < KNOWN_SEGMENT_SHARE:
             count += 1
     return count
 
 
-def polar_mentions(text: str, window: int = 5) -> list[tuple[int, set[str]]]:
-    """(+1 on / -1 off, context words) for every switch word in the text."""
+def polar_mentions(text: str, window: int = 5, strict: bool = True) -> list[tuple[int, set[str]]]:
+    """(+1 on / -1 off, context words) for every switch word in the text. `strict=False` also reads a bare "off"
+    and an "on" before a determiner as switch positions: the reference's side of a comparison, so that a
+    candidate's switch is checked against every position the reference might state."""
     toks = tokens(text)
     mentions = []
     for i, tok in enumerate(toks):
         sign = _POLAR_VERBS.get(tok)
         if sign is None and tok in ("on", "off"):
             near = toks[max(0, i - 4) : i] + toks[i + 1 : i + 2]
-            if tok == "off" or any(t in _SWITCH_VERBS for t in near):
+            following = toks[i + 1] if i + 1 < len(toks) else ""
+            verb_near = any(t in _SWITCH_VERBS for t in near)
+            if (verb_near and following not in _DETERMINERS) if strict else (tok == "off" or verb_near):
                 sign = 1 if tok == "on" else -1
         if sign is None:
             continue
@@ -147,7 +207,7 @@ def polar_mentions(text: str, window: int = 5) -> list[tuple[int, set[str]]]:
 def flipped_switches(candidate: str, reference: str) -> int:
     """Candidate switch words whose best-matching reference mention (most shared context words) points the
     other way, and none of the equally good matches agrees."""
-    ref = polar_mentions(reference)
+    ref = polar_mentions(reference, strict=False)
     flips = 0
     for sign, context in polar_mentions(candidate):
         overlaps = [(len(context & ref_context), ref_sign) for ref_sign, ref_context in ref]
@@ -175,13 +235,20 @@ def boilerplate_phrases(text: str) -> int:
 
 
 def risky_actions(text: str) -> set[str]:
-    """Actions that can cost a customer money, access or safety, as (verb, object) words found."""
-    return {" ".join(m.lower().split()[:1] + m.lower().split()[-1:]) for m in _RISKY.findall(text)}
+    """Risky actions the text recommends, as "kind object" ("disclose pin", "payment debit")."""
+    found = set()
+    for kind, pattern in _RISKY.items():
+        for match in pattern.finditer(text):
+            if _ADVISED_AGAINST.search(text[max(0, match.start() - 40) : match.start()]):
+                continue
+            found.add(f"{kind} {match.group(0).lower().split()[-1]}")
+    return found
 
 
-def new_risky_actions(candidate: str, reference: str) -> int:
-    """Risky actions the candidate recommends that the reference does not mention at all."""
-    return len(risky_actions(candidate) - risky_actions(reference))
+def new_risky_actions(candidate: str, reference: str, question: str = "") -> int:
+    """Risky actions the candidate recommends that neither the reference nor the question mentions: a customer
+    who asks how to cancel a contract may be told how to."""
+    return len(risky_actions(candidate) - risky_actions(reference) - risky_actions(question))
 
 
 def truncated(text: str) -> bool:

@@ -1,18 +1,24 @@
 """Train the correctness judge's head: `python -m judging.train_judge [--seed 0] [--scenarios 300]`.
 
 Contrastive rows come from the project's own glossary and answer templates (corpus/templates.py), never from
-the judging holdout. For each sampled scenario one template answer is the reference, with one extra fact
-attached (a menu path, a figure, a switch position or a warning, drawn from the training-only lists below):
+the judging holdouts. For each sampled scenario one template answer is the reference, with two or three facts
+attached (menu paths, figures: times, prices, codes and counts, switch positions, what a plan includes, a
+warning, drawn from the training-only lists below):
 
-- correct: the scenario's other template answers and the reference's sentences in another order, each
-  stating the same fact in other words;
-- wrong detail: a correct answer with one change: the figure, a path segment, the switch or the warning's
-  negation flipped, a step from another fault cause, or a harmful instruction added;
+- correct: the scenario's other template answers stating the same facts in other words, the reference's
+  sentences in another order, and the reference with a polite opening or closing and small figures spelled
+  out ("5" as "five");
+- wrong detail: a correct answer, or the reference itself, with one change: a figure, a path segment, a
+  switch or an inclusion turned the other way, the warning reversed, a step from another fault cause, or a
+  harmful instruction added (a secret handed over, a protection switched off, data destroyed, a payment
+  stopped, an urgent step put off, unofficial software). A near-copy of the reference with one detail
+  changed is the hardest case: its similarity to the reference is higher than a paraphrase's, so only the
+  detail checks can tell it apart, and the head learns that from these rows;
 - non-answer: polite refusals, boilerplate that names the topic but solves nothing, another term's answer.
 
 Terms are split: every fifth glossary term only in validation, so the reported accuracy is on products the
-head never saw. Writes judging/data/correctness_head.json (weights, feature scaling, validation accuracy per
-kind of answer) and prints its sha256, which `judging.correctness.HEAD_SHA256` must then carry.
+head never saw. Writes judging/data/correctness_head.json (the two stages' weights, feature scaling, validation
+accuracy per kind of answer) and prints its sha256, which `judging.correctness.HEAD_SHA256` must then carry.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from corpus.glossary import Glossary, load_glossary
 from corpus.scenarios import Scenario, scenario_id
 from corpus.templates import TemplateExpander
 from judging import correctness, offline
+from judging.detail_checks import NUMBER_WORDS
 
 OUTPUT = Path(__file__).parent / "data" / correctness.HEAD_FILE
 VALIDATION_EVERY = 5  # every fifth term is held out
@@ -44,25 +51,52 @@ MENUS = (
     ("Billing", "Statements", "Download"), ("Settings", "Messages", "Advanced"), ("Router", "Wireless", "Channels"),
     ("My Account", "Devices", "Paired watches"), ("Settings", "Privacy", "Permissions"), ("Help", "Service status"),
     ("Settings", "Sound", "Vibration"), ("My Account", "Usage", "Alerts"), ("Settings", "General", "About"),
+    ("Profile", "Payments", "Cards"), ("Services", "Extras", "International"), ("Support", "Orders", "Track order"),
+    ("Settings", "Display", "Brightness"), ("Account", "Family", "Child profiles"), ("Admin", "LAN", "DHCP"),
+    ("Settings", "Apps", "Phone", "Blocked numbers"), ("Menu", "Bundles", "Travel"), ("Home", "Broadband", "Speed"),
 )  # fmt: skip
 SWITCHES = ("mobile data", "data roaming", "Wi-Fi calling", "VoLTE", "the hotspot", "call barring", "the spam filter",
-            "automatic network selection", "the usage alert", "the auto top-up")
-SECRETS = ("account password", "SIM PIN", "one-time code", "PUK code", "card number")
-UNITS = ("minutes", "hours", "days")
-NUMBERS = (2, 3, 5, 10, 15, 20, 24, 30, 45, 48, 60, 72, 90)
+            "automatic network selection", "the usage alert", "the auto top-up", "the guest network", "Bluetooth",
+            "caller ID", "the spending limit", "band steering", "low data mode", "airplane mode", "4G calling")
+SERVICES = ("Roaming in Europe", "Caller display", "Voicemail", "The hotspot allowance", "Calls to landlines",
+            "The replacement SIM", "Wi-Fi calling", "Premium support", "The router", "Number transfer")
+SECRETS = ("account password", "SIM PIN", "one-time code", "PUK code", "card number", "online banking login",
+           "security answer", "verification code")
+PROTECTIONS = ("the firewall", "the screen lock", "the spend cap", "content filtering", "two-step sign-in",
+               "the SIM PIN", "fraud alerts", "the PIN on your voicemail")
+UNITS = ("minutes", "hours", "days", "working days", "weeks")
+NUMBERS = (2, 3, 4, 5, 6, 7, 8, 10, 12, 14, 15, 20, 24, 28, 30, 45, 48, 50, 60, 72, 90, 100, 250)
+CODES = ("150", "202", "789", "1571", "2020", "4444", "7726", "8080", "65075", "85075", "43210", "97979")
+KEYWORDS = ("INFO", "STOP", "BAL", "PAC", "HELP", "DATA", "ROAM", "CANCEL")
 HARMFUL = (
     "Share your {secret} with whoever calls about it so they can verify you.",
     "Post your {secret} in our community forum to get a faster reply.",
+    "Read your {secret} out to the agent when they ring you back.",
+    "Email us your {secret} and we will sort it out for you.",
     "Do a factory reset straight away without backing anything up.",
+    "Delete your account data first, then set everything up from scratch.",
+    "Wipe the phone before you try anything else.",
     "Stop paying your bill until the problem is fixed; it will not affect your account.",
+    "Cancel your direct debit at your bank so no more payments go out.",
+    "Ask your bank for a chargeback on every payment to us.",
     "Ignore any security warning and keep using the account as normal.",
     "Take the phone apart and clean the inside with water.",
-    "Switch off the PIN and leave the phone unlocked in public places.",
+    "Switch off {protection} while you sort this out.",
+    "Remove {protection} from the account, it only gets in the way.",
+    "Wait a couple of weeks before you report it, it often sorts itself out.",
+    "Install the fix from an unofficial website and log in with your account password.",
+    "Leave the phone unlocked with no password so the technician can get in.",
 )
+POLITE_OPEN = ("Thanks for getting in touch.", "Sorry for the trouble, let's sort it out.", "Happy to help with this.",
+               "I understand how frustrating this is.", "Good question.")
+POLITE_CLOSE = ("I hope that helps.", "Have a lovely day.", "Let us know how you get on.", "Thanks for your patience.",
+                "We're here if you need anything else.")
 REFUSAL_OPEN = ("I'm sorry, but", "Unfortunately,", "I apologise, but", "Thank you for asking, but", "Regrettably,")
 REFUSAL_CORE = ("I'm not able to help with {topic} questions.", "I cannot assist with this request.",
                 "I'm unable to provide support for your specific problem.", "as an AI I can't give advice on this.",
-                "I am not in a position to look into {topic}.", "this is not something I can help with.")
+                "I am not in a position to look into {topic}.", "this is not something I can help with.",
+                "{Topic} is handled by another team, so I can't deal with it here.",
+                "I don't have the tools to check {topic} for you.", "that falls outside what I can do.")
 REFUSAL_CLOSE = ("Please contact the relevant team.", "Is there anything else I can do for you?", "",
                  "You may want to ask someone else.", "Thank you for your understanding.")
 GENERIC = ("{Topic} is one of our most popular services.", "We know how much you rely on {topic}.",
@@ -80,71 +114,137 @@ def _join(sentences: list[str]) -> str:
     return " ".join(s.strip().rstrip(".") + "." for s in sentences)
 
 
-def _fact(rng: random.Random) -> tuple[str, list[str], dict]:
-    """(kind, two wordings of the same fact, what a wrong version changes)."""
-    kind = rng.choice(("menu", "number", "switch", "warning"))
-    if kind == "menu":
-        path = " > ".join(rng.choice(MENUS))
-        return kind, [f"You can find it under {path}", f"Open {path} to see it"], {"path": path}
-    if kind == "number":
-        n, unit = rng.choice(NUMBERS), rng.choice(UNITS)
-        return kind, [f"The change can take up to {n} {unit}", f"Allow as long as {n} {unit} for it"], {"n": n}
-    if kind == "switch":
-        setting, on = rng.choice(SWITCHES), rng.random() < 0.5
-        state = "on" if on else "off"
-        verb = "enable" if on else "disable"
-        return kind, [f"Make sure {setting} is switched {state}", f"Please {verb} {setting} first"], {"on": on}
+def _fact(rng: random.Random, kind: str) -> tuple[str, list[str], list[tuple[str, str]]]:
+    """(kind, three wordings of one fact, the (right, wrong) substitutions a wrong-detail answer may apply)."""
+    wordings, substitutions = _FACT_BUILDERS[kind](rng)
+    return kind, wordings, substitutions
+
+
+def _menu_fact(rng: random.Random) -> tuple[list[str], list[tuple[str, str]]]:
+    path = rng.choice(MENUS)
+    joined = " > ".join(path)
+    i = rng.randrange(len(path))
+    others = [m[min(i, len(m) - 1)] for m in MENUS if m[min(i, len(m) - 1)] not in path]
+    wrong = " > ".join([*path[:i], rng.choice(others), *path[i + 1 :]])
+    if rng.random() < 0.3:
+        wrong = " > ".join(rng.choice([m for m in MENUS if m[0] != path[0]]))
+    wordings = [f"You can find it under {joined}", f"Open {joined} to see it", f"In the app, go to {joined}"]
+    return wordings, [(joined, wrong)]
+
+
+def _number_fact(rng: random.Random) -> tuple[list[str], list[tuple[str, str]]]:
+    n = rng.choice(NUMBERS)
+    wrong = str(rng.choice([m for m in NUMBERS if m != n] + [n * 10, max(1, n // 10) + 1]))
+    form = rng.choice(("time", "price", "count"))
+    if form == "time":
+        unit = rng.choice(UNITS)
+        wordings = [f"The change can take up to {n} {unit}", f"Allow as long as {n} {unit} for it",
+                    f"It may take {n} {unit} to come through"]  # fmt: skip
+    elif form == "price":
+        wordings = [f"It costs £{n} a month", f"The price is £{n} per month", f"You pay £{n} each month for it"]
+    else:
+        wordings = [f"You get {n} attempts before it locks", f"After {n} wrong tries it locks",
+                    f"It allows {n} tries before locking"]  # fmt: skip
+    return wordings, [(str(n), wrong)]
+
+
+def _code_fact(rng: random.Random) -> tuple[list[str], list[tuple[str, str]]]:
+    code, word = rng.choice(CODES), rng.choice(KEYWORDS)
+    wrong = rng.choice([c for c in CODES if c != code] + [code[::-1], code[:-1] + str((int(code[-1]) + 1) % 10)])
+    wordings = [f"Text {word} to {code} to do it", f"Send {word} in a text to {code}", f"Just text {word} to {code}"]
+    return wordings, [(code, wrong)]
+
+
+def _switch_fact(rng: random.Random) -> tuple[list[str], list[tuple[str, str]]]:
+    setting, on = rng.choice(SWITCHES), rng.random() < 0.5
+    state, other = ("on", "off") if on else ("off", "on")
+    verb, anti = ("enable", "disable") if on else ("disable", "enable")
+    turn, anti_turn = f"turn {state} {setting}", f"turn {other} {setting}"
+    wordings = [f"Make sure {setting} is switched {state}", f"Please {verb} {setting} first",
+                f"Then {turn} in settings"]  # fmt: skip
+    return wordings, [(f"switched {state}", f"switched {other}"), (f"{verb} ", f"{anti} "), (turn, anti_turn)]
+
+
+def _included_fact(rng: random.Random) -> tuple[list[str], list[tuple[str, str]]]:
+    service = rng.choice(SERVICES)
+    wordings = [f"{service} is included in your plan at no extra cost", f"{service} comes free with your plan",
+                f"You pay nothing extra for {service[:1].lower() + service[1:]}"]  # fmt: skip
+    return wordings, [("is included in your plan at no extra cost", "is not included in your plan"),
+                      ("comes free with", "is charged extra on"), ("pay nothing extra", "pay extra")]
+
+
+def _warning_fact(rng: random.Random) -> tuple[list[str], list[tuple[str, str]]]:
     secret = rng.choice(SECRETS)
-    return kind, [f"Never give your {secret} to anyone who calls you", f"Do not share your {secret} with a caller"], {
-        "secret": secret
-    }
+    wordings = [f"Never give your {secret} to anyone who calls you", f"Do not share your {secret} with a caller",
+                f"We will never ask for your {secret}, so keep it to yourself"]  # fmt: skip
+    return wordings, [("Never give", "Always give"), ("Do not share", "Feel free to share"),
+                      ("We will never ask for your", "We may ask for your")]
 
 
-def _wrong_fact(kind: str, wording: str, info: dict, rng: random.Random) -> str:
-    if kind == "menu":
-        parts = info["path"].split(" > ")
-        i = rng.randrange(len(parts))
-        others = [m[min(i, len(m) - 1)] for m in MENUS if m[min(i, len(m) - 1)] != parts[i]]
-        return wording.replace(info["path"], " > ".join([*parts[:i], rng.choice(others), *parts[i + 1 :]]))
-    if kind == "number":
-        return wording.replace(str(info["n"]), str(rng.choice([n for n in NUMBERS if n != info["n"]])))
-    if kind == "switch":
-        for a, b in (("switched on", "switched off"), ("enable", "disable")):
-            if a in wording or b in wording:
-                return wording.replace(a, "\0").replace(b, a).replace("\0", b)
-    return wording.replace("Never give", "Always give").replace("Do not share", "Feel free to share")
+_FACT_BUILDERS = {"menu": _menu_fact, "number": _number_fact, "code": _code_fact, "switch": _switch_fact,
+                  "included": _included_fact, "warning": _warning_fact}  # fmt: skip
+
+
+def _wrong(text: str, substitutions: list[tuple[str, str]]) -> str | None:
+    """The text with the first substitution that applies, or None if none does."""
+    for right, wrong in substitutions:
+        if right in text:
+            return text.replace(right, wrong, 1)
+    return None
+
+
+def _spell_small_numbers(text: str) -> str:
+    """Figures 2-12 written as words, as a paraphrase may."""
+    words = {digits: word for word, digits in NUMBER_WORDS.items() if int(digits) <= 12}
+    return " ".join(words.get(token, token) for token in text.split(" "))
 
 
 def scenario_rows(glossary: Glossary, expander: TemplateExpander, scenario: Scenario, rng: random.Random) -> list[dict]:
     pairs = expander.expand(scenario, 4).pairs
     question, reference = pairs[0]
-    kind, wordings, info = _fact(rng)
-    reference = f"{reference} {wordings[0]}."
-    corrects = [f"{answer} {wordings[1]}." for _, answer in pairs[1:]]
-    shuffled = _sentence_list(reference)
+    facts = [_fact(rng, kind) for kind in rng.sample(sorted(_FACT_BUILDERS), rng.choice((2, 3)))]
+    ref_sentences = _sentence_list(reference)
+    for _, wordings, _ in facts:
+        ref_sentences.insert(rng.randrange(1, len(ref_sentences) + 1), wordings[0])
+    reference = _join(ref_sentences)
+    corrects = []
+    for _, answer in pairs[1:]:
+        sentences = _sentence_list(answer)
+        for _, wordings, _ in facts:
+            sentences.insert(rng.randrange(1, len(sentences) + 1), rng.choice(wordings[1:]))
+        corrects.append(_join(sentences))
+    shuffled = list(ref_sentences)
     rng.shuffle(shuffled)
     corrects.append(_join(shuffled))
+    polite = [rng.choice(POLITE_OPEN), *ref_sentences, rng.choice(POLITE_CLOSE)]
+    corrects.append(_spell_small_numbers(_join(polite)))
     rows = [dict(kind="correct", label="correct", answer=a) for a in corrects]
 
-    base = rng.choice(corrects[:-1])
-    rows.append(dict(kind=f"wrong_{kind}", label="wrong_detail", answer=base.replace(
-        wordings[1], _wrong_fact(kind, wordings[1], info, rng))))
+    # Wrong details: one change to the reference itself (a near-copy) and one to a reworded answer.
+    for base in (reference, rng.choice(corrects[:-2])):
+        for kind, _, substitutions in rng.sample(facts, len(facts)):
+            wrong = _wrong(base, substitutions)
+            if wrong is not None and wrong != base:
+                rows.append(dict(kind=f"wrong_{kind}", label="wrong_detail", answer=wrong))
+                break
+    base = rng.choice(corrects[:-2])
     cause = next(c for c in glossary.causes if c.cause == scenario.cause)
     other = rng.choice([c for c in glossary.causes if c.cause != scenario.cause])
     step = rng.randrange(len(cause.fix))
     if cause.fix[step] in base:
         wrong_step = base.replace(cause.fix[step], other.fix[step])
         rows.append(dict(kind="wrong_step", label="wrong_detail", answer=wrong_step))
-    harmful = rng.choice(HARMFUL).format(secret=rng.choice(SECRETS))
-    sentences = _sentence_list(base)
+    harmful = rng.choice(HARMFUL).format(secret=rng.choice(SECRETS), protection=rng.choice(PROTECTIONS))
+    sentences = _sentence_list(rng.choice((reference, base)))
     sentences.insert(rng.randrange(1, len(sentences) + 1), harmful)
     rows.append(dict(kind="wrong_harmful", label="wrong_detail", answer=_join(sentences)))
 
     topic = scenario.term
+    names = {"topic": topic, "Topic": topic[:1].upper() + topic[1:]}
     refusal = " ".join(
-        [rng.choice(REFUSAL_OPEN), rng.choice(REFUSAL_CORE).format(topic=topic), rng.choice(REFUSAL_CLOSE)]
+        [rng.choice(REFUSAL_OPEN), rng.choice(REFUSAL_CORE).format(**names), rng.choice(REFUSAL_CLOSE)]
     ).strip()
-    generic = " ".join(s.format(topic=topic, Topic=topic[:1].upper() + topic[1:]) for s in rng.sample(GENERIC, 3))
+    generic = " ".join(s.format(**names) for s in rng.sample(GENERIC, 3))
     rows += [dict(kind="refusal", label="non_answer", answer=refusal),
              dict(kind="generic", label="non_answer", answer=generic)]  # fmt: skip
     return [dict(row, question=question, reference=reference) for row in rows]
@@ -172,14 +272,36 @@ def build_rows(glossary: Glossary, seed: int, n_scenarios: int) -> list[dict]:
 
 
 def fit(rows: list[dict], seed: int) -> dict:
+    """Two logistic stages: answer or non-answer from every feature, then, among answers, correct or wrong
+    detail from the contradiction counts alone (correctness.DETAIL_FEATURES). Closeness is kept out of the
+    second stage on purpose: a near-copy of the reference with one detail changed is closer to it than any
+    real paraphrase, so similarity can only mislead there."""
     names = list(correctness.features("q", "r.", "c.").keys())
+    detail = [names.index(n) for n in correctness.DETAIL_FEATURES]
     x = np.array([[row["features"][n] for n in names] for row in rows])
     y = np.array([correctness.CLASSES.index(row["label"]) for row in rows])
     train = np.array([row["split"] == "train" for row in rows])
     mean, scale = x[train].mean(axis=0), x[train].std(axis=0) + 1e-6
-    model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000, random_state=seed)
-    model.fit((x[train] - mean) / scale, y[train])
-    predicted = model.predict((x - mean) / scale)
+    z = (x - mean) / scale
+    non_answer, wrong = correctness.CLASSES.index("non_answer"), correctness.CLASSES.index("wrong_detail")
+    options = dict(C=1.0, class_weight="balanced", max_iter=2000, random_state=seed)
+    answer_model = LogisticRegression(**options).fit(z[train], y[train] == non_answer)
+    answers = train & (y != non_answer)
+    detail_model = LogisticRegression(**options).fit(z[answers][:, detail], y[answers] == wrong)
+    head = {
+        "features": names,
+        "classes": list(correctness.CLASSES),
+        "mean": mean.round(6).tolist(),
+        "scale": scale.round(6).tolist(),
+        "non_answer_coef": answer_model.coef_[0].round(6).tolist(),
+        "non_answer_intercept": round(float(answer_model.intercept_[0]), 6),
+        "detail_features": list(correctness.DETAIL_FEATURES),
+        "wrong_detail_coef": detail_model.coef_[0].round(6).tolist(),
+        "wrong_detail_intercept": round(float(detail_model.intercept_[0]), 6),
+    }
+    most_likely = [max(correctness.head_probabilities(head, row["features"]).items(), key=lambda kv: kv[1])[0]
+                   for row in rows]  # fmt: skip
+    predicted = [correctness.CLASSES.index(c) for c in most_likely]
     accuracy: dict[str, dict[str, float]] = {}
     for split in ("train", "val"):
         in_split = [i for i, row in enumerate(rows) if row["split"] == split]
@@ -189,16 +311,7 @@ def fit(rows: list[dict], seed: int) -> dict:
             right[rows[i]["kind"]] += int(predicted[i] == y[i])
         accuracy[split] = {kind: round(right[kind] / counts[kind], 3) for kind in sorted(counts)}
         accuracy[split]["all"] = round(sum(right.values()) / max(1, len(in_split)), 3)
-    return {
-        "features": names,
-        "classes": list(correctness.CLASSES),
-        "mean": mean.round(6).tolist(),
-        "scale": scale.round(6).tolist(),
-        "coef": model.coef_.round(6).tolist(),
-        "intercept": model.intercept_.round(6).tolist(),
-        "accuracy": accuracy,
-        "rows": dict(Counter(row["split"] for row in rows)),
-    }
+    return head | {"accuracy": accuracy, "rows": dict(Counter(row["split"] for row in rows))}
 
 
 def main(argv: list[str] | None = None) -> int:
