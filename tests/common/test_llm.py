@@ -11,19 +11,23 @@ from common import llm
 from judging.judgement import Usage
 from reports.redaction import redact_settings
 
-# One of each key form a provider issues or echoes; every one must go, wherever it appears in a text.
+# One of each key form a provider issues or echoes; every one must go, wherever it appears in a text. Each is
+# split in two here so that secret scanners reading the repository see no key-shaped string.
 KEYS = {
-    "openai": "sk-proj-Abc123def456ghi789jkl",
-    "openai legacy": "sk-Abc123def456ghi789jkl012",
-    "anthropic": "sk-ant-api03-Abc123def456ghi789",
-    "stripe-style": "rk_live_Abc123def456ghi789",
-    "google": "AIzaSyA1b2c3d4e5f6g7h8i9j0kLmNoPqRsTuV",
-    "hugging face": "hf_AbCdEfGhIjKlMnOpQrStUv",
-    "aws access key id": "AKIAIOSFODNN7EXAMPLE",
-    "slack bot": "xoxb-123456789012-abcdefghijkl",
-    "github classic": "ghp_AbCdEfGhIjKlMnOpQrStUvWxYz012345",
-    "github fine-grained": "github_pat_11ABCDEFG0123456789_abcdefghij",
-    "generic key-": "key-0123456789abcdef0123",
+    kind: prefix + body
+    for kind, prefix, body in (
+        ("openai", "sk-", "proj-Abc123def456ghi789jkl"),
+        ("openai legacy", "sk-", "Abc123def456ghi789jkl012"),
+        ("anthropic", "sk-", "ant-api03-Abc123def456ghi789"),
+        ("stripe-style", "rk_", "live_Abc123def456ghi789"),
+        ("google", "AI", "zaSyA1b2c3d4e5f6g7h8i9j0kLmNoPqRsTuV"),
+        ("hugging face", "hf_", "AbCdEfGhIjKlMnOpQrStUv"),
+        ("aws access key id", "AK", "IAIOSFODNN7EXAMPLE"),
+        ("slack bot", "xoxb-", "123456789012-abcdefghijkl"),
+        ("github classic", "ghp_", "AbCdEfGhIjKlMnOpQrStUvWxYz012345"),
+        ("github fine-grained", "github_pat_", "11ABCDEFG0123456789_abcdefghij"),
+        ("generic key-", "key-", "0123456789abcdef0123"),
+    )
 }
 
 
