@@ -34,6 +34,16 @@ def subprocess_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def run_search(workdir: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
+    """`python -m search.run ARGS` in `workdir`, as a user runs it; fails the test unless it exits 0."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "search.run", *args],
+        cwd=workdir, env=subprocess_env(), capture_output=True, text=True, timeout=timeout,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -3,10 +3,6 @@ and are judged on the same items, and the report's data section answers the stud
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
@@ -14,7 +10,7 @@ from mlflow.tracking import MlflowClient
 from common.errors import InputError
 from experiment.config import load_config
 from search.space import data_variants, seed_points
-from tests.helpers import ROOT
+from tests.helpers import ROOT, run_search
 from trainables.contract import data_choices, trial_settings, variant_key
 from trainables.settings import TrialSettings
 
@@ -72,17 +68,7 @@ TINY = [
 @pytest.fixture(scope="module")
 def data_search(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("datadims")
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    env.pop("MLFLOW_TRACKING_URI", None)
-    proc = subprocess.run(
-        [sys.executable, "-m", "search.run", "--config", str(ROOT / "configs" / "data.yaml"), *TINY],
-        cwd=workdir,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    run_search(workdir, "--config", str(ROOT / "configs" / "data.yaml"), *TINY)
     return workdir
 
 

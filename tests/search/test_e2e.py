@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
-from tests.helpers import ROOT
+from tests.helpers import run_search
 
 SMALL = [
     "--set",
@@ -32,17 +29,7 @@ SMALL = [
 @pytest.fixture(scope="module")
 def search_dir(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("search")
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    env.pop("MLFLOW_TRACKING_URI", None)
-    proc = subprocess.run(
-        [sys.executable, "-m", "search.run", "--preset", "tiny", *SMALL],
-        cwd=workdir,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    proc = run_search(workdir, "--preset", "tiny", *SMALL)
     return workdir, proc.stdout + proc.stderr
 
 
