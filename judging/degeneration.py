@@ -5,8 +5,8 @@ most likely cause here is that ...", "the a a a a ...") or it runs out of `max_n
 figures are shares in [0, 1], pooled over the answer set; NaN where the set gives nothing to measure (no answers,
 or no answer long enough), never 0, so "not measured" cannot pass for "no degeneration".
 
-- `repetition`: of all word 3-grams in the answers, the share that repeat an earlier 3-gram of the same answer
-  (a loop repeats itself; two answers sharing a phrase is not a loop).
+- `repetition`: of all word 3-grams in the answers (a punctuation mark counts as a word), the share that repeat an
+  earlier 3-gram of the same answer (a loop repeats itself; two answers sharing a phrase is not a loop).
 - `truncated_share`: the share of answers whose last sentence has no closing punctuation; an empty answer counts
   as truncated (it never finishes a sentence).
 - `distinct_2`: distinct word bigrams over all bigrams of the set (Li et al., 2016, "A Diversity-Promoting
@@ -20,7 +20,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
-_WORD = re.compile(r"\w+(?:['’]\w+)*")
+# Words, and each punctuation mark as a token of its own: the random-weight tiny model loops on ",,,,,,," as well as on
+# words, and a loop of commas is as degenerate as a loop of "the".
+_WORD = re.compile(r"\w+(?:['’]\w+)*|[^\w\s]")
 _SENTENCE_END = (".", "!", "?", "…")
 # Closing quotes and brackets may follow the full stop: `He said "restart it."` ends a sentence.
 _CLOSERS = "\"'”’»)]}*_"
