@@ -19,14 +19,18 @@ from experiment.config import ExperimentConfig
 CONNECT_TIMEOUT_SECONDS = 3.0
 
 
-def probe_tcp(host: str, port: int, source: str, what: str, timeout: float = CONNECT_TIMEOUT_SECONDS) -> None:
-    """One TCP connect; InputError naming `source` and the address if nothing accepts it within `timeout`."""
+def probe_tcp(
+    host: str, port: int, source: str, what: str, timeout: float = CONNECT_TIMEOUT_SECONDS, shown: str | None = None
+) -> None:
+    """One TCP connect; InputError naming `source` and the address (`shown`, else host:port) if nothing accepts it
+    within `timeout`."""
     try:
         with socket.create_connection((host, port), timeout=timeout):
             return
     except OSError as err:
         reason = f"no answer within {timeout:g} s" if isinstance(err, TimeoutError) else (err.strerror or str(err))
-        raise InputError(source, None, f"{what} at {host}:{port} does not answer ({reason.lower()})") from None
+        where = shown or f"{host}:{port}"
+        raise InputError(source, None, f"{what} at {where} does not answer ({reason.lower()})") from None
 
 
 def ray_address_option(address: str | None) -> tuple[str | None, str]:
@@ -67,7 +71,8 @@ def probe_tracking_server(uri: str) -> None:
     """An http(s) tracking URI: its host accepts a connection within seconds (check_reachable then asks MLflow)."""
     parts = urlsplit(uri)
     if parts.scheme in ("http", "https") and parts.hostname:
-        probe_tcp(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80), "tracking.uri", "MLflow")
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        probe_tcp(parts.hostname, port, "tracking.uri", "MLflow", shown=uri)
 
 
 def check_trial_fits(config: ExperimentConfig, nodes: list[dict[str, Any]], joined_cluster: bool) -> None:

@@ -85,7 +85,7 @@ def test_a_listening_address_passes_and_a_silent_tracking_server_is_named():
         server.listen()
         probe_ray_address(f"127.0.0.1:{server.getsockname()[1]}")
     port = free_port()
-    with pytest.raises(InputError, match=rf"^tracking.uri: MLflow at 127.0.0.1:{port} does not answer"):
+    with pytest.raises(InputError, match=rf"^tracking.uri: MLflow at http://127.0.0.1:{port} does not answer"):
         probe_tracking_server(f"http://127.0.0.1:{port}")
     probe_tracking_server("sqlite:///mlflow.db")  # a file store needs no probe
 
