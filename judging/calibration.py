@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from typing import TYPE_CHECKING
 
@@ -36,6 +36,7 @@ class CalibrationResult:
     accuracy: dict[str, float]  # judge model -> share of (good, bad) pairs ranked right
     pairs: int
     warnings: list[str]
+    usage: dict[str, float] = field(default_factory=dict)  # the calls it made: judging.judgement.Usage's fields
 
     def metrics(self) -> dict[str, float]:
         """Flat floats for MLflow: calibration_accuracy__<model>."""
@@ -75,4 +76,4 @@ def calibrate(panel: Panel, items: list[CalibrationItem] | None = None) -> Calib
         for model, value in accuracy.items()
         if math.isnan(value) or value < PASS_ACCURACY
     ]
-    return CalibrationResult(accuracy=accuracy, pairs=pairs, warnings=warnings)
+    return CalibrationResult(accuracy=accuracy, pairs=pairs, warnings=warnings, usage=dict(result.usage))

@@ -123,6 +123,23 @@ class Panel:
         options.update(overrides)
         return cls(models, Rubric.from_config(cfg.rubric), **options)
 
+    def standby_panel(self) -> Panel | None:
+        """The judges on standby as a panel of their own, with this panel's settings and cache (the full panel, so
+        the search's start can check it on known answers too); None without any."""
+        if not self.standby:
+            return None
+        return Panel(
+            self.standby,
+            self.rubric,
+            cache_dir=self.cache.root,
+            api_base=self.settings.api_base,
+            max_concurrency=self.max_concurrency,
+            max_retries=self.settings.max_retries,
+            timeout_seconds=self.settings.timeout_seconds,
+            backoff_seconds=self.settings.backoff_seconds,
+            completion_kwargs=self.settings.extra,
+        )
+
     def preflight(self) -> None:
         """Call every judge (those on standby too) once with a tiny probe; raise InputError naming the first that
         cannot work."""

@@ -53,12 +53,16 @@ def finish(
     front = compute_front(trials, objectives, config.search.reference_point, config.search.space)
     scenario_of = {str(r["id"]): str(r["scenario_id"]) for r in prepared.splits["judge"] if "scenario_id" in r}
     items = search_items(tuned.results, read_baseline(config), scenario_of)
-    front, items = rejudge(config, front, items, prepared.client, parent.run_id)
+    judged = rejudge(config, front, items, prepared.client, parent.run_id, prepared.calibration)
+    front, items = judged.front, judged.items
     front = with_uncertainty(front, items, config.search.reference_point, config.experiment.seed)
     write_judged_items(items, reports_dir(config))
     front_csv = write_front_files(front, reports_dir(config), config.experiment.name)
     summary = summarise(config, front, str(front_csv), prepared, tuned)
     summary.experiment_id = parent.experiment_id
+    summary.judging = judged.line
+    if judged.baseline_judge_score is not None:  # the full panel's, the scale the front is on
+        summary.baseline_judge_score = judged.baseline_judge_score
     with tolerating_mlflow_outage() as outage:
         _record(config, prepared.client, parent, tuned, trials)
         record_judge_checks(
@@ -71,7 +75,7 @@ def finish(
     if outage.reason:
         # Nothing is lost: the front is on disk, every trial in Tune's storage; --resync finishes the MLflow part.
         summary.mlflow_pending = outage.reason
-        summary.report = build_search_report(config, None, front, baseline_judge_score=tuned.baseline.judge_score)
+        summary.report = build_search_report(config, None, front, baseline_judge_score=summary.baseline_judge_score)
     return summary
 
 

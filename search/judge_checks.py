@@ -17,12 +17,25 @@ log = logging.getLogger(__name__)
 
 
 def calibrate_panel(panel: Panel) -> CalibrationResult:
-    """Every judge of the panel on the calibration set; one printed (and logged) warning line per judge that fails."""
-    result = calibrate(panel)
+    """Every judge of the panel on the calibration set, those on standby too (under multi-fidelity judging the full
+    panel scores the front at the end: a judge that fails here would decide it); one printed (and logged) warning
+    line per judge that fails. The result's `usage` counts every call made, for the search's judging cost."""
+    result = merged([calibrate(p) for p in (panel, panel.standby_panel()) if p is not None])
     for line in result.warnings:
         log.warning(line)
         print(line, flush=True)
     return result
+
+
+def merged(results: list[CalibrationResult]) -> CalibrationResult:
+    """One result from the tiers' (each judge's accuracy, every warning, the calls summed)."""
+    usage: dict[str, float] = {}
+    for result in results:
+        for name, value in result.usage.items():
+            usage[name] = usage.get(name, 0) + value
+    accuracy = {model: value for result in results for model, value in result.accuracy.items()}
+    warnings = [line for result in results for line in result.warnings]
+    return CalibrationResult(accuracy=accuracy, pairs=results[0].pairs, warnings=warnings, usage=usage)
 
 
 def record_judge_checks(client, parent_run_id: str, calibration: CalibrationResult | None, agreement: dict) -> None:

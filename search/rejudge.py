@@ -25,22 +25,28 @@ tokens and USD per trial and per search.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import math
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from common.atomic import write_json
 from experiment.config import ExperimentConfig
 from front.objectives import Objective, to_minimisation
 from front.pareto import RANK_COLUMN, crowding_distance, pareto_ranks
 from front.uncertainty import JUDGE_METRIC, compute_front_uncertainty
+from judging.calibration import CalibrationResult
 from judging.panel import JudgeItem, Panel, PanelResult
 from judging.settings import JudgingConfig
 from search.front_table import Front, compute_front
 from search.judged_items import BASELINE_ROW, PER_JUDGE_PREFIX
+from search.storage import reports_dir
 from trainables.judged_figures import SCENARIO_ID, judge_score_interval, scenario_ids
 from trainables.tracking import tolerating_mlflow_outage
 
@@ -59,6 +65,9 @@ USAGE_METRICS = (*COST_COLUMNS, "judge_cache_hits", "judge_failures")
 # What the front and trial tables show beyond front_table's columns.
 COLUMNS = (TIER, CHEAP_SCORE, CHEAP_FRONT_PROBABILITY, *COST_COLUMNS, *FULL_COST_COLUMNS)
 FULL_ARTIFACT = "judge_answers_full.json"
+PENDING_METRIC = "full_panel_pending_trials"
+JUDGING_LEDGER = "judging_calls.json"
+CALIBRATION_KEY = "calibration"
 
 
 @dataclass(frozen=True)
@@ -83,6 +92,10 @@ class Rejudged:
     added: tuple[str, ...] = ()  # cheap-only trials that landed on the recomputed front, then judged in full
     full: dict[str, PanelResult] = field(default_factory=dict)  # by trial id
     judgements_if_all: int = 0  # full-panel judgements had every completed trial been judged in full
+    # The calls the calibration on known answers made at the search's start (search/judge_checks.py): counted apart,
+    # as they judge no trial; empty where the search did not calibrate (a resync).
+    calibration: Mapping[str, float] = field(default_factory=dict)
+    pending: tuple[str, ...] = ()  # selected, but every full-panel judgement failed: the cheap score kept
 
     @property
     def full_usage(self) -> dict[str, float]:
@@ -105,25 +118,56 @@ class Rejudged:
         metrics = {name: _column_sum(table, name) + full[name] for name in COST_COLUMNS}
         metrics.update({f"full_panel_{name.removeprefix('judge_')}": value for name, value in full.items()})
         metrics["full_panel_trials"] = float(len(self.full))
+        if self.selection is not None:
+            # 0 once every selected trial is judged in full: what `--resync` looks at to finish the rejudge.
+            metrics[PENDING_METRIC] = float(len(self.pending))
         if self.selection is not None and self.judgements_if_all:
             metrics["full_panel_judgement_ratio"] = self.full_judgements / self.judgements_if_all
+        if self.calibration:
+            c = self.calibration
+            metrics.update(
+                calibration_judge_calls=float(c.get("calls", 0)),
+                calibration_judge_tokens=float(c.get("prompt_tokens", 0) + c.get("completion_tokens", 0)),
+                calibration_judge_cost_usd=float(c.get("cost_usd", 0.0)),
+            )
         return metrics
 
-    def summary_line(self) -> str:
+    def summary_line(self, name: str = "NAME") -> str:
         m = self.search_metrics()
         line = (
             f"Judging: {m['judge_calls']:.0f} calls, {m['judge_tokens']:.0f} tokens, "
             f"{m['judge_cost_usd']:.4g} USD over all trials"
         )
         if self.selection is None:
-            return line + " (every trial judged by the full panel)."
+            return line + " (every trial judged by the full panel)" + self._calibration_text() + "."
         s = self.selection
         return line + (
             f"; full panel on {len(self.full)} of {len(self.front.done)} completed trials ({len(s.reachable)} could "
             f"reach the front, {len(s.nearest)} nearest dominated, {len(s.sampled)} at random"
             + (f", {len(self.added)} added after landing on the front" if self.added else "")
             + f"): {self.full_judgements} of {self.judgements_if_all} judgements "
-            f"({m.get('full_panel_judgement_ratio', math.nan):.0%}), {m['full_panel_cost_usd']:.4g} USD."
+            f"({m.get('full_panel_judgement_ratio', math.nan):.0%}), {m['full_panel_cost_usd']:.4g} USD"
+            + self._calibration_text()
+            + "."
+            + self._pending_text(name)
+        )
+
+    def _pending_text(self, name: str) -> str:
+        if not self.pending:
+            return ""
+        return (
+            f" The full panel could not judge {', '.join(self.pending)} (every judgement failed): they keep the cheap "
+            f"panel's score; once the judges answer, `python -m search.run --resync {name}` (with this search's "
+            "--preset/--config/--set) judges them and recomputes the front."
+        )
+
+    def _calibration_text(self) -> str:
+        if not self.calibration:
+            return ""
+        m = self.search_metrics()
+        return (
+            f"; besides, the calibration on known answers at the start: {m['calibration_judge_calls']:.0f} calls, "
+            f"{m['calibration_judge_tokens']:.0f} tokens, {m['calibration_judge_cost_usd']:.4g} USD"
         )
 
 
@@ -260,24 +304,31 @@ def multi_fidelity(
     reference_point: Mapping[str, float],
     space: Sequence[str] = (),
     seed: int = 0,
+    ledger: JudgingLedger | None = None,
 ) -> Rejudged:
-    """Select, judge in full, recompute the front; judge any cheap-only trial that lands on it and recompute again."""
+    """Select, judge in full, recompute the front; judge any cheap-only trial that lands on it and recompute again.
+    A trial whose every full-panel judgement failed (the provider down) keeps the cheap panel's score and tier and
+    is listed as pending, not dropped from the front for a NaN."""
     objectives = list(front.objectives)
     done = front.done[front.done["trial_id"].astype(str).isin(list(answers))]
     table = done.set_index(done["trial_id"].astype(str))
     probability = cheap_front_probability(answers, table, objectives, seed)
     selection = select_for_full_panel(table, objectives, settings, probability, seed)
-    full = judge_in_full(panel, answers, selection.trials)
+    full: dict[str, PanelResult] = {}
+    pending: list[str] = []
     added: list[str] = []
-    while True:
+    to_judge = list(selection.trials)
+    while to_judge:
+        judged = judge_in_full(panel, answers, to_judge)
+        if ledger is not None:
+            ledger.settle(judged)
+        full.update({t: r for t, r in judged.items() if math.isfinite(r.judge_score)})
+        pending += [t for t, r in judged.items() if not math.isfinite(r.judge_score)]
         tiered = with_tiers(front.done, full, seed, probability)
         recomputed = compute_front(_replace_rows(front.trials, tiered), objectives, reference_point, space)
         members = recomputed.done[recomputed.done[RANK_COLUMN] == 0]
-        missing = [t for t in members["trial_id"].astype(str) if t not in full and t in answers]
-        if not missing:
-            break
-        added += missing
-        full.update(judge_in_full(panel, answers, missing))
+        to_judge = [t for t in members["trial_id"].astype(str) if t not in full and t not in pending and t in answers]
+        added += to_judge
     judges = len(panel.models)
     return Rejudged(
         front=_with_columns(recomputed),
@@ -285,46 +336,118 @@ def multi_fidelity(
         added=tuple(added),
         full=full,
         judgements_if_all=sum(len(answers[t]) for t in table.index) * judges,
+        pending=tuple(pending),
     )
 
 
+@dataclass
+class EndJudged:
+    """What `rejudge` hands the rest of the search's end: the front and items on the full panel's scores, the
+    judging line for the summary, and the untuned baseline's score on the scale the front uses."""
+
+    front: Front
+    items: pd.DataFrame
+    line: str
+    baseline_judge_score: float | None = None  # the full panel's, where it judged the baseline; else None
+    pending: tuple[str, ...] = ()  # trials (and the baseline) the full panel could not judge: every item failed
+
+
 def rejudge(
-    config: ExperimentConfig, front: Front, items: pd.DataFrame, client, parent_run_id: str
-) -> tuple[Front, pd.DataFrame]:
+    config: ExperimentConfig,
+    front: Front,
+    items: pd.DataFrame,
+    client,
+    parent_run_id: str,
+    calibration: CalibrationResult | None = None,
+) -> EndJudged:
     """The search's end, between the front computed from the trials and the front's intervals: the full panel where
     it matters (policy `front`), the judging cost per trial and per search either way, each trial's tier tagged on
     its MLflow run. `items`: the search's judged items, one row per (trial or baseline, item), as
     search/judged_items.py reads them from the trials' checkpoints; returned with the full panel's scores on the
     rows it judged (the cheap panel's per-judge columns kept beside), so the bootstrap that follows compares trials
-    on the scores the front uses. An MLflow outage loses nothing here (the figures are in the front's tables)."""
+    on the scores the front uses. An MLflow outage loses nothing here (the figures are in the front's tables).
+
+    Run again on the same search (`--resume`, `--resync`), it judges again from the judgement cache: what the full
+    panel judged before costs nothing, what it could not judge (a provider outage) is asked again. The calls each
+    run made add up in the search's judging ledger (`JUDGING_LEDGER` beside the front's tables), so the figures
+    count every call once however often the end runs."""
     settings = config.judging
+    ledger = JudgingLedger(reports_dir(config) / JUDGING_LEDGER)
     baseline: dict[str, float] = {}
+    base_score, pending = None, ()
     if settings.full_panel_policy == "front" and not front.done.empty and not items.empty:
         panel = Panel.from_config(settings, cache_dir=config.paths.cache_dir.resolve() / "judge", tier="full")
         answers = {str(t): rows.reset_index(drop=True) for t, rows in items.groupby("trial_id", sort=False)}
         kept = answers.pop(BASELINE_ROW, None)
         reference, seed = dict(config.search.reference_point), config.experiment.seed
-        outcome = multi_fidelity(front, answers, settings, panel, reference, list(config.search.space), seed)
+        outcome = multi_fidelity(front, answers, settings, panel, reference, list(config.search.space), seed, ledger)
         rejudged = dict(outcome.full)
         if kept is not None:
             # The untuned baseline judged by the full panel too, so the best trial is compared with it on one scale.
             base = judge_in_full(panel, {BASELINE_ROW: kept}, [BASELINE_ROW])[BASELINE_ROW]
-            rejudged[BASELINE_ROW] = base
+            if math.isfinite(base.judge_score):
+                rejudged[BASELINE_ROW] = base
+                base_score = base.judge_score
+            else:
+                outcome.pending += (BASELINE_ROW,)
+            ledger.settle({BASELINE_ROW: base})
             baseline = {
                 "baseline_judge_score_full": base.judge_score,
+                "baseline_judge_calls_full": base.usage["calls"],
                 "baseline_judge_cost_usd_full": base.usage["cost_usd"],
             }
+            if base_score is not None:
+                # The parent's `baseline_judge_score` is the one the report and the summary compare trials with.
+                baseline.update(baseline_judge_score=base_score, baseline_judge_score_cheap=_baseline_cheap(kept))
         items = with_full_items(items, rejudged)
+        pending = outcome.pending
     else:
         outcome = _single_tier(front)
-    line = outcome.summary_line()
+    outcome.calibration = ledger.add_calibration(calibration.usage if calibration is not None else {})
+    ledger.save()
+    line = outcome.summary_line(config.experiment.name)
     log.info("%s", line)
-    print(line, flush=True)
     with tolerating_mlflow_outage() as outage:
         _record(client, parent_run_id, outcome, baseline)
     if outage.reason:
         log.warning("judging tiers not recorded in MLflow (%s); they are in the front's tables", outage.reason)
-    return outcome.front, items
+    return EndJudged(outcome.front, items, line, base_score, pending)
+
+
+class JudgingLedger:
+    """The calls the search's end and start made, by trial (and `calibration`), over every run of the search:
+    judgements answered from the cache cost nothing, so each run adds only the calls it made."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        try:
+            self.usage: dict[str, dict[str, float]] = json.loads(path.read_text(encoding="utf-8"))
+        except (FileNotFoundError, json.JSONDecodeError):
+            self.usage = {}
+
+    def settle(self, results: Mapping[str, PanelResult]) -> None:
+        """Add each result's calls to its trial's entry, and set its usage to the entry: all the search spent."""
+        for trial, result in results.items():
+            result.usage = self._add(f"full:{trial}", result.usage)
+
+    def add_calibration(self, usage: Mapping[str, float]) -> dict[str, float]:
+        return self._add(CALIBRATION_KEY, usage) if usage or CALIBRATION_KEY in self.usage else {}
+
+    def _add(self, key: str, usage: Mapping[str, float]) -> dict[str, float]:
+        total = dict(self.usage.get(key, {}))
+        for name, value in usage.items():
+            total[name] = total.get(name, 0) + float(value)
+        self.usage[key] = total
+        return total
+
+    def save(self) -> None:
+        if self.usage:
+            write_json(self.path, self.usage)
+
+
+def _baseline_cheap(kept: pd.DataFrame) -> float:
+    scores = pd.to_numeric(kept[JUDGE_METRIC], errors="coerce").dropna()
+    return float(scores.mean()) if len(scores) else math.nan
 
 
 def with_full_items(items: pd.DataFrame, full: Mapping[str, PanelResult]) -> pd.DataFrame:
@@ -355,8 +478,9 @@ def _record(client, parent_run_id: str, outcome: Rejudged, baseline: Mapping[str
     """The search's judging cost on the parent run; each trial's tier (tag) and full-panel figures on its run."""
     from mlflow.entities import Metric
 
-    def batch(run_id: str, metrics: Mapping[str, float]) -> None:
-        rows = [Metric(k, float(v), 0, 0) for k, v in metrics.items() if math.isfinite(float(v))]
+    def batch(run_id: str, metrics: Mapping[str, float], step: int = 0) -> None:
+        stamp = int(time.time() * 1000)
+        rows = [Metric(k, float(v), stamp, step) for k, v in metrics.items() if math.isfinite(float(v))]
         if rows:
             client.log_batch(run_id, metrics=rows)
 
@@ -370,7 +494,15 @@ def _record(client, parent_run_id: str, outcome: Rejudged, baseline: Mapping[str
         client.set_tag(run_id, TIER, FULL if outcome.selection is None or trial in outcome.full else CHEAP)
         if trial in outcome.full:
             result = outcome.full[trial]
-            batch(run_id, {f"{k}_full": v for k, v in result.metrics().items()})
+            metrics = result.metrics()
+            batch(run_id, {f"{k}_full": v for k, v in metrics.items()})
+            # The run's latest judge figures become the full panel's, as in the front's tables (the report reads a
+            # run's latest values); the trial's own cheap score stays in its history and as judge_score_cheap.
+            row = outcome.front.done[outcome.front.done["trial_id"].astype(str) == trial].iloc[0]
+            figures = {k: v for k, v in metrics.items() if k not in USAGE_METRICS}
+            figures[CHEAP_SCORE] = row[CHEAP_SCORE]
+            step = int(row["epoch"]) if pd.notna(row.get("epoch")) else 0
+            batch(run_id, figures, step)
             client.log_table(run_id, data=result.items, artifact_file=FULL_ARTIFACT)
 
 

@@ -25,6 +25,7 @@ from front.objectives import Objective
 from search.front_table import compute_front, trial_table, with_uncertainty
 from search.judged_items import search_items
 from search.recording import finish_in_mlflow, read_baseline, record_baseline, write_front_files, write_judged_items
+from search.rejudge import PENDING_METRIC, rejudge
 from search.storage import check_resumable, experiment_path, reports_dir
 from search.tracking import check_reachable, experiment_id, find_parent_run, start_parent_run
 from trainables.contract import ADAPTER_DIR, CHECKPOINT_DIR, JUDGE_ANSWERS, trial_params, trial_settings
@@ -51,6 +52,7 @@ class ResyncSummary:
     front_recorded: bool = False
     baseline_logged: bool = False
     report: str | None = None
+    judging: str | None = None  # the judging line of the end it recomputed (search/rejudge.py)
 
     @property
     def changed(self) -> bool:
@@ -64,6 +66,8 @@ class ResyncSummary:
         )
         if self.front_recorded:
             text += " Pareto front recorded on the search's run" + (f"; report: {self.report}" if self.report else ".")
+        if self.judging:
+            text += " " + self.judging
         return text
 
 
@@ -105,11 +109,15 @@ def resync(config: ExperimentConfig, tracking_uri: str) -> ResyncSummary:
     if baseline is not None and "baseline_judge_score" not in parent.data.metrics:
         record_baseline(client, parent_run_id, baseline)
         summary.baseline_logged = True
-    if summary.changed or parent.info.status != "FINISHED":
+    # An end whose full-panel rejudge was cut short (the driver killed, or every judgement of some trials failed)
+    # is finished here: the judgement cache answers what was judged, the rest is asked again (search/rejudge.py).
+    rejudge_pending = parent.data.metrics.get(PENDING_METRIC, 0) > 0
+    if summary.changed or parent.info.status != "FINISHED" or rejudge_pending:
         objectives = [Objective(o.metric, o.mode) for o in config.search.objectives]
         trials = trial_table(ResultGrid(analysis))
         front = compute_front(trials, objectives, config.search.reference_point, config.search.space)
-        items = search_items(ResultGrid(analysis), baseline)
+        judged = rejudge(config, front, search_items(ResultGrid(analysis), baseline), client, parent_run_id)
+        front, items, summary.judging = judged.front, judged.items, judged.line
         front = with_uncertainty(front, items, config.search.reference_point, config.experiment.seed)
         write_judged_items(items, reports_dir(config))
         write_front_files(front, reports_dir(config), name)

@@ -44,6 +44,8 @@ class SearchSummary:
     # Each judge's share of calibration pairs ranked right at the start (judging/calibration.py), and warnings.
     calibration_accuracy: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    # Judge calls, tokens and USD per search, by tier and for the calibration (search/rejudge.py's summary line).
+    judging: str | None = None
 
     def lines(self) -> list[str]:
         stages = ", ".join(
@@ -58,6 +60,7 @@ class SearchSummary:
             + f" (reference point {self.reference_point}).",
             *self.knee_lines(),
             self.quality_line(),
+            *([self.judging] if self.judging else []),
             f"Energy spent by all trials: {self.total_energy_wh:.4g} Wh ({self.energy_source}).",
             f"Wall time: {stages}.",
             f"Pareto table:  {self.front_csv}",

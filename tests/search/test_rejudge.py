@@ -13,12 +13,14 @@ from pathlib import Path
 import litellm
 import pandas as pd
 import pytest
+from mlflow.tracking import MlflowClient
 
 from experiment.config import load_config
 from front.objectives import DEFAULT_OBJECTIVES, Objective
 from front.pareto import RANK_COLUMN
 from judging.panel import Panel
 from judging.settings import JudgingConfig
+from reports.render import format_value
 from search.front_table import compute_front
 from search.judged_items import BASELINE_ROW
 from search.rejudge import (
@@ -26,12 +28,15 @@ from search.rejudge import (
     CHEAP_SCORE,
     FULL,
     FULL_ARTIFACT,
+    PENDING_METRIC,
     TIER,
+    JudgingLedger,
     interval_survivors,
     multi_fidelity,
     rejudge,
     select_for_full_panel,
 )
+from tests.helpers import FlakyJudgeServer, run_search
 
 REFERENCE_POINT = {"judge_score": 1.0, "energy_wh": 1.0}
 SETTINGS = JudgingConfig(
@@ -247,11 +252,35 @@ def test_policy_all_judges_nothing_again_and_still_reports_cost(tmp_path, monkey
     front, _ = search_front()
     config = load_config("tiny", overrides=[f"paths.reports_dir={tmp_path}"])
     client = RecordingClient()
-    out, _ = rejudge(config, front, long_items(search_front()[1]), client, "parent")
+    out = rejudge(config, front, long_items(search_front()[1]), client, "parent").front
     assert provider.calls == 0
     assert set(out.done[TIER]) == {FULL}
     assert client.metrics["parent"]["judge_calls"] == 6 * ITEMS
     assert client.metrics["parent"]["full_panel_trials"] == 0
+
+
+def test_a_trial_the_full_panel_cannot_judge_keeps_its_cheap_score_and_is_pending(tmp_path, monkeypatch):
+    """The provider fails every judgement of one trial: the trial is not dropped for a NaN, keeps the cheap tier, and
+    the search says the rejudge is pending; the calls that failed are still counted in the ledger."""
+    real = litellm.completion
+
+    def provider(**kwargs):
+        if "as t2 says" in kwargs["messages"][-1]["content"]:
+            raise litellm.ServiceUnavailableError("down", llm_provider="openai", model=kwargs["model"])
+        return real(**{**kwargs, "mock_response": reply_for(kwargs)})
+
+    monkeypatch.setattr(litellm, "completion", provider)
+    front, answers = search_front()
+    settings = SETTINGS.model_copy(update={"dominated_nearest": 0, "dominated_random": 0, "max_retries": 0})
+    panel = Panel.from_config(settings, cache_dir=tmp_path / "judge", tier="full", max_concurrency=1, max_retries=0)
+    ledger = JudgingLedger(tmp_path / "ledger.json")
+    outcome = multi_fidelity(front, answers, settings, panel, REFERENCE_POINT, seed=0, ledger=ledger)
+    assert outcome.pending == ("t2",) and "t2" not in outcome.full
+    done = outcome.front.done.set_index("trial_id")
+    assert done.loc["t2", TIER] == CHEAP and done.loc["t2", "judge_score"] == pytest.approx(3.0)
+    assert outcome.search_metrics()[PENDING_METRIC] == 1
+    assert "could not judge t2" in outcome.summary_line("exp") and "--resync exp" in outcome.summary_line("exp")
+    assert ledger.usage["full:t2"]["calls"] == ITEMS and ledger.usage["full:t2"]["failures"] == ITEMS
 
 
 class RecordingClient:
@@ -290,10 +319,12 @@ def test_rejudge_scores_kept_answers_and_tags_each_trial_with_its_tier(tmp_path,
             "judging.dominated_nearest=1",
             "judging.dominated_random=0",
             f"paths.cache_dir={tmp_path / 'cache'}",
+            f"paths.reports_dir={tmp_path / 'reports'}",
         ],
     )
     client = RecordingClient()
-    out, rescored = rejudge(config, front, items, client, "parent")
+    judged = rejudge(config, front, items, client, "parent")
+    out, rescored = judged.front, judged.items
     assert provider.calls == 5 * ITEMS  # t1, t2, t3 reachable; t4 nearest dominated; the baseline
     assert client.tags["run-t1"][TIER] == FULL and client.tags["run-t5"][TIER] == CHEAP
     assert client.tables["run-t1"] == [FULL_ARTIFACT] and "run-t5" not in client.tables
@@ -340,3 +371,163 @@ def test_judge_cost_can_be_a_third_objective(tmp_path, monkeypatch):
     assert done["judge_cost_usd"].tolist() == pytest.approx([0.03, 0.02, 0.04, 0.001, 0.05, 0.06])
     assert (done.loc[done[TIER] == FULL, "judge_cost_usd_full"] > 0).all()
     assert set(done.index[done[RANK_COLUMN] == 0]) == {"t2", "t3", "t4"} and outcome.added == ()
+
+
+
+
+# --- the second tier inside a real search: Ray Tune + Optuna + MLflow, the full panel a remote judge ----------
+
+# The full panel: one remote judge, an OpenAI-compatible HTTP stand-in for the provider (tests/helpers.py) that
+# answers each rubric prompt with scores from a hash of the prompt (information the cheap panel, the offline
+# correctness judge, does not have). litellm prices its replies from its own table by the model's name.
+REMOTE_JUDGE = "openai/gpt-4o-mini"
+JUDGE_ITEMS = 6
+CALIBRATION_ITEMS = 12  # judging/data/calibration.jsonl, run through the full panel's judge at the start
+FRONT_SEARCH = [
+    "--preset", "tiny",
+    "--set", "experiment.name=tiers",
+    "--set", "search.num_samples=4",
+    "--set", "search.seed_grid=none",
+    "--set", "search.space={rank: {choices: [4, 8]}, learning_rate: {low: 0.001, high: 0.02, log: true},"
+             " epochs: {choices: [1]}}",
+    "--set", "corpus.max_scenarios=40",
+    "--set", f"corpus.max_judge_items={JUDGE_ITEMS}",
+    "--set", f"judging.panel=[{REMOTE_JUDGE}]",
+    "--set", "judging.full_panel_policy=front",
+    "--set", "judging.dominated_nearest=1",
+    "--set", "judging.dominated_random=0",
+    "--set", "judging.max_retries=0",
+]  # fmt: skip
+
+
+class OutageJudgeServer(FlakyJudgeServer):
+    """The stand-in provider, answering `budget` rubric prompts and then down (503) until the budget is lifted."""
+
+    def __init__(self, budget: int | None):
+        super().__init__(modes=(FlakyJudgeServer.OK,))
+        self.budget = budget
+        self.rubric_requests = 0
+
+    def answer(self, body: dict) -> tuple[int, dict]:
+        if "Reply with the word OK" in body["messages"][-1]["content"]:
+            return super().answer(body)
+        with self.lock:
+            self.rubric_requests += 1
+            down = self.budget is not None and self.rubric_requests > self.budget
+        if down:
+            return 503, {"error": {"message": "the provider is down", "type": "service_unavailable"}}
+        return super().answer(body)
+
+
+@pytest.fixture(scope="module")
+def front_search(tmp_path_factory):
+    """One search whose full-panel provider answers the calibration and one trial's items, then goes down."""
+    workdir = tmp_path_factory.mktemp("tiers")
+    server = OutageJudgeServer(budget=CALIBRATION_ITEMS + JUDGE_ITEMS)
+    try:
+        with pytest.MonkeyPatch.context() as env:
+            env.setenv("OPENAI_API_KEY", "not-a-key")  # the client wants one; the stand-in ignores it
+            arguments = [*FRONT_SEARCH, "--set", f"judging.api_base={server.url}"]
+            proc = run_search(workdir, *arguments)
+            yield workdir, proc.stdout + proc.stderr, server, arguments
+    finally:
+        server.close()
+
+
+def runs_of(workdir: Path):
+    client = MlflowClient(f"sqlite:///{workdir / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("tiers").experiment_id])
+    (parent,) = [r for r in runs if r.data.tags.get("lorapareto.role") == "search"]
+    children = {r.data.tags["trial_id"]: r for r in runs if r.data.tags.get("lorapareto.role") == "trial"}
+    return client, parent, children
+
+
+@pytest.mark.e2e
+def test_a_provider_outage_during_the_rejudge_keeps_every_trial_and_says_how_to_finish(front_search):
+    workdir, output, server, _ = front_search
+    _, parent, children = runs_of(workdir)
+    assert len(children) == 4 and all(c.info.status == "FINISHED" for c in children.values())
+    p = parent.data.metrics
+    assert p[PENDING_METRIC] >= 1  # at least the untuned baseline's items, asked after the outage began
+    assert "could not judge" in output and "--resync tiers" in output
+    # No trial left the front's tables for a NaN: a pending trial keeps its cheap score and tier.
+    trials = pd.read_csv(workdir / "reports" / "tiers" / "trials.csv", dtype={"trial_id": str})
+    assert len(trials) == 4 and trials["judge_score"].notna().all()
+    # The calibration's calls, counted apart on the parent run and in the summary.
+    assert p["calibration_judge_calls"] == CALIBRATION_ITEMS and p["calibration_judge_cost_usd"] > 0
+    assert f"calibration on known answers at the start: {CALIBRATION_ITEMS} calls" in output
+
+
+@pytest.mark.e2e
+def test_resync_finishes_the_rejudge_and_the_front_stands_on_full_panel_scores(front_search):
+    """`--resync` after the outage: the judgement cache answers what was judged, the provider the rest; then the
+    tiers, costs and front are checked on the finished search."""
+    workdir, _, server, arguments = front_search
+    server.budget = None
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("OPENAI_API_KEY", "not-a-key")
+        output = run_search(workdir, "--resync", "tiers", *arguments).stdout
+    assert "Resynced 'tiers'" in output and "could not judge" not in output
+    client, parent, children = runs_of(workdir)
+    tiers = {t: c.data.tags[TIER] for t, c in children.items()}
+    full = sorted(t for t, tier in tiers.items() if tier == FULL)
+    assert set(tiers.values()) <= {FULL, CHEAP} and full
+
+    # Per trial: the cheap panel's judging (offline: no USD; identical answers come from the cache) on every run;
+    # the full panel's beside it on the runs it judged.
+    for trial, child in children.items():
+        m = child.data.metrics
+        assert m["judge_calls"] + m["judge_cache_hits"] == JUDGE_ITEMS and m["judge_cost_usd"] == 0
+        if tiers[trial] == FULL:
+            assert m["judge_calls_full"] + m["judge_cache_hits_full"] >= JUDGE_ITEMS
+            assert (m["judge_cost_usd_full"] > 0) == (m["judge_tokens_full"] > 0)
+            assert FULL_ARTIFACT in {a.path for a in client.list_artifacts(child.info.run_id)}
+            assert m["judge_score"] == pytest.approx(m["judge_score_full"])  # the run's latest: the full panel's
+        else:
+            assert "judge_calls_full" not in m
+
+    # Per search: every call the provider saw is counted once, over both runs of the search's end.
+    p = parent.data.metrics
+    assert p[PENDING_METRIC] == 0 and p["full_panel_trials"] == len(full)
+    assert p["full_panel_calls"] == sum(children[t].data.metrics["judge_calls_full"] for t in full)
+    assert p["judge_calls"] == sum(c.data.metrics["judge_calls"] for c in children.values()) + p["full_panel_calls"]
+    assert p["judge_cost_usd"] == pytest.approx(p["full_panel_cost_usd"]) and p["judge_cost_usd"] > 0
+    assert server.rubric_requests == p["full_panel_calls"] + p["baseline_judge_calls_full"] + p[
+        "calibration_judge_calls"]  # fmt: skip
+    assert p["baseline_judge_score"] == pytest.approx(p["baseline_judge_score_full"])
+
+    # The final front is computed on the full panel's scores: every member judged in full, each full trial's
+    # judge_score the full panel's, and the front the non-dominated set of the trials' table as the tiers left it.
+    trials = pd.read_csv(workdir / "reports" / "tiers" / "trials.csv", dtype={"trial_id": str}).set_index("trial_id")
+    front = pd.read_csv(workdir / "reports" / "tiers" / "pareto_front.csv", dtype={"trial_id": str})
+    assert set(front[TIER]) == {FULL}
+    for trial in full:
+        assert trials.loc[trial, "judge_score"] == pytest.approx(children[trial].data.metrics["judge_score_full"])
+    for trial in set(tiers) - set(full):
+        assert trials.loc[trial, "judge_score"] == pytest.approx(trials.loc[trial, CHEAP_SCORE])
+    points = trials[["judge_score", "energy_wh"]].astype(float)
+    expected = {
+        t for t, (score, energy) in points.iterrows()
+        if not any(
+            s >= score and e <= energy and (s, e) != (score, energy) for o, (s, e) in points.iterrows() if o != t
+        )
+    }  # fmt: skip
+    assert set(front["trial_id"]) == expected
+    assert {t for t, c in children.items() if c.data.tags["pareto_rank"] == "0"} == expected
+
+    # What the user reads: the report's knee and baseline on the full panel's scale, and the judging line.
+    assert f"full panel on {len(full)} of 4 completed trials" in output
+    report = (workdir / "reports" / "tiers" / "report.md").read_text()
+    knee = parent.data.tags["knee_run_id"]
+    (knee_trial,) = [t for t, c in children.items() if c.info.run_id == knee]
+    score = format_value(trials.loc[knee_trial, "judge_score"])
+    assert f"**Knee of the front**: {knee_trial} (judge_score = {score}," in report
+    assert f"Untuned base model judge score: {format_value(p['baseline_judge_score'])}." in report
+
+    # Run again: nothing judged, nothing counted twice.
+    requests = server.rubric_requests
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("OPENAI_API_KEY", "not-a-key")
+        run_search(workdir, "--resync", "tiers", *arguments)
+    assert server.rubric_requests == requests
+    assert runs_of(workdir)[1].data.metrics["full_panel_calls"] == p["full_panel_calls"]
