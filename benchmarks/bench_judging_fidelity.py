@@ -10,12 +10,16 @@ switch, menu or harmful detail, a loop, a truncation, a refusal, a generic answe
 trials differ as tuned adapters do, in how often they answer right, and every answer is a real text judged by real
 judges.
 
-Tiers: the cheap panel is `local/correctness-judge` (offline); the full panel is `local/reference-judge`,
-`local/correctness-judge` and `gpt-4o-mini`, whose replies are litellm mock responses standing in for the remote
-API (a fixed reply: it adds calls, tokens and USD as a remote judge would, and no information). The reference
-judges every trial with the full panel; multi-fidelity runs search/rejudge.py's `multi_fidelity` on the cheap
-tier's front with the configured policy. Judgements are counted as the calls an uncached panel makes (the offline
-judges' cache is shared by both runs, so equal answers are embedded once).
+Tiers: the cheap panel is `local/correctness-judge` (offline, the proxy: on this holdout it orders right and wrong
+answers in 85-88% of pairs). The full panel is `gpt-4o-mini`, a remote judge whose replies are litellm mock
+responses simulating a stronger judge than the cheap one: it knows each answer's true kind (the holdout's label)
+and scores it from that kind's level (paraphrase 4.6, a wrong detail 1.5-2.3, loops, truncations, refusals and
+generic answers 1.2-1.8) plus a small deterministic noise per criterion (uniform in +-0.6, from a hash of the
+prompt). So the full panel carries information the cheap panel lacks, and "the same final front" compares the
+front multi-fidelity judging finds with the front that judging every trial with the better judge finds. The
+reference judges every trial with the full panel; multi-fidelity runs search/rejudge.py's `multi_fidelity` on the
+cheap tier's front with the configured policy. Judgements are counted as the calls an uncached panel makes (one
+judgement cache serves every run, so equal answers are judged once).
 
     .venv/bin/python -m benchmarks.bench_judging_fidelity [--trials 30] [--seeds 0 1 2 3 4]
 """
@@ -27,9 +31,11 @@ import json
 import math
 import os
 import platform
+import re
 import sys
 import tempfile
 import time
+import zlib
 from pathlib import Path
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -45,8 +51,8 @@ from front.objectives import DEFAULT_OBJECTIVES  # noqa: E402
 from front.pareto import RANK_COLUMN  # noqa: E402
 from judging.correctness import MODEL as CORRECTNESS  # noqa: E402
 from judging.judgement import Usage  # noqa: E402
-from judging.offline import MODEL as REFERENCE  # noqa: E402
 from judging.panel import Panel, PanelResult  # noqa: E402
+from judging.prompt import neutralise  # noqa: E402
 from judging.settings import JudgingConfig  # noqa: E402
 from search.front_table import compute_front  # noqa: E402
 from search.rejudge import judge_in_full, multi_fidelity  # noqa: E402
@@ -57,9 +63,22 @@ TABLE = ROOT / "benchmarks" / "lora_table" / "table.csv"
 HOLDOUT = ROOT / "tests" / "fixtures" / "judging" / "correctness_holdout.jsonl"
 RESULTS = ROOT / "benchmarks" / "results" / "judging_fidelity.json"
 REMOTE = "gpt-4o-mini"
-REMOTE_REPLY = json.dumps(
-    {"scores": dict.fromkeys(("relevance", "grammar", "structure", "style"), 4), "rationale": "ok"}
-)
+CRITERIA = ("relevance", "grammar", "structure", "style")
+# The simulated full-panel judge's level per kind of answer (1-5): right answers high, wrong details low (harmful
+# lowest), non-answers lowest of all. Written for this benchmark, not fitted to any judge.
+EXPERT_LEVEL = {
+    "paraphrase": 4.6,
+    "wrong_menu": 2.3,
+    "wrong_number": 2.2,
+    "wrong_polarity": 2.0,
+    "wrong_harmful": 1.5,
+    "generic": 1.8,
+    "truncated": 1.8,
+    "refusal": 1.5,
+    "loop": 1.2,
+}
+EXPERT_NOISE = 0.6  # half-width of the uniform noise per criterion
+CANDIDATE = re.compile(r"<candidate_answer>\n(.*?)\n</candidate_answer>", re.DOTALL)
 REFERENCE_POINT = {"judge_score": 1.0, "energy_wh": 1.0}
 
 
@@ -199,16 +218,32 @@ def replay(seed: int, n_trials: int, questions: dict, cache: Path, settings: Jud
 def remote_call_usd() -> float:
     """What litellm charges for one of the stand-in's replies (its price table, the reply's token counts)."""
     usage = Usage()
-    llm.complete(REMOTE, [{"role": "user", "content": "Score this answer."}], usage, max_retries=0)
+    # litellm's mock reply counts the same tokens whatever its text (10 prompt, 20 completion).
+    llm.complete(REMOTE, [{"role": "user", "content": "Score this."}], usage, max_retries=0, mock_response="{}")
     return usage.cost_usd
 
 
-def stand_in_for_remote() -> None:
-    """litellm's mock response for the remote judge only; the offline judges answer as themselves."""
+def expert_reply(prompt: str, kinds: dict[str, str]) -> str:
+    """The simulated full-panel judge's reply to one rubric prompt: the answer's kind's level plus noise."""
+    answer = CANDIDATE.search(prompt).group(1)
+    level = EXPERT_LEVEL[kinds[answer]]
+    scores = {}
+    for criterion in CRITERIA:
+        draw = zlib.crc32(f"{criterion}|{prompt}".encode()) / 0xFFFFFFFF  # uniform in [0, 1], deterministic
+        scores[criterion] = round(min(5.0, max(1.0, level + EXPERT_NOISE * (2 * draw - 1))), 2)
+    return json.dumps({"scores": scores, "rationale": "simulated"})
+
+
+def stand_in_for_remote(questions: dict) -> None:
+    """litellm's mock response for the remote judge only (the simulated stronger judge); the offline judges answer
+    as themselves."""
+    kinds = {neutralise(a): kind for q in questions.values() for kind, texts in q["kinds"].items() for a in texts}
     real = litellm.completion
 
     def completion(**kwargs):
-        return real(**{**kwargs, "mock_response": REMOTE_REPLY}) if kwargs.get("model") == REMOTE else real(**kwargs)
+        if kwargs.get("model") != REMOTE or "mock_response" in kwargs:
+            return real(**kwargs)
+        return real(**{**kwargs, "mock_response": expert_reply(kwargs["messages"][-1]["content"], kinds)})
 
     litellm.completion = completion
 
@@ -224,11 +259,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     litellm.suppress_debug_info = True
-    stand_in_for_remote()
-    settings = JudgingConfig(
-        panel=[REFERENCE, CORRECTNESS, REMOTE], cheap_panel=[CORRECTNESS], full_panel_policy="front"
-    )
     questions = load_questions()
+    stand_in_for_remote(questions)
+    settings = JudgingConfig(panel=[REMOTE], cheap_panel=[CORRECTNESS], full_panel_policy="front")
     with tempfile.TemporaryDirectory() as cache:
         runs = [replay(seed, args.trials, questions, Path(cache), settings) for seed in args.seeds]
     ratios = [r["full_panel_judgement_ratio"] for r in runs]
@@ -247,7 +280,8 @@ def main(argv: list[str] | None = None) -> int:
         "settings": {
             "cheap_panel": settings.cheap_panel,
             "full_panel": settings.panel,
-            "remote_stand_in": f"{REMOTE}: litellm mock_response, a fixed reply (calls, tokens and USD only)",
+            "remote_stand_in": f"{REMOTE}: litellm mock_response simulating a stronger judge: each answer's true "
+            f"kind's level {EXPERT_LEVEL} plus uniform noise of +-{EXPERT_NOISE} per criterion",
             "front_probability_min": settings.front_probability_min,
             "dominated_nearest": settings.dominated_nearest,
             "dominated_random": settings.dominated_random,
