@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ import pandas as pd
 
 from common import atomic
 from common.errors import InputError
+from common.jsonl import json_objects
 from corpus.articles import load_articles
 from corpus.kind import kind_shares, offline_classifier
 from corpus.pii_ray import scrub_frame
@@ -135,15 +135,7 @@ def _csv_records(path: Path, text: str) -> _Records:
 def _jsonl_records(path: Path, text: str) -> _Records:
     header: dict[str, None] = {}
     rows = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise InputError(path, f"line {number}, column {err.colno}", f"not JSON: {err.msg}") from None
-        if not isinstance(record, dict):
-            raise InputError(path, f"line {number}", f"expected a JSON object per line, got {type(record).__name__}")
+    for number, record in json_objects(path, text):
         cells = {str(k): "" if v is None else str(v) for k, v in record.items()}
         header.update(dict.fromkeys(cells))
         rows.append((number, cells))

@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from common.errors import InputError
+from common.jsonl import json_objects
 from corpus.embeddings import embed
 
 KINDS = ("conceptual", "factual")
@@ -51,19 +51,11 @@ def read_pairs(path: Path) -> list[LabelledPair]:
     """A JSONL file of {"question", "answer", "kind"} objects; a bad line is an InputError naming it."""
     path = Path(path)
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
         raise InputError(path, None, f"cannot read labelled pairs: {err}") from None
     pairs = []
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise InputError(path, f"line {number}", f"not JSON: {err.msg}") from None
-        if not isinstance(item, dict):
-            raise InputError(path, f"line {number}", f"expected an object, got {type(item).__name__}")
+    for number, item in json_objects(path, text):
         for field in ("question", "answer"):
             if not isinstance(item.get(field), str) or not item[field].strip():
                 raise InputError(path, f"line {number}: {field}", f"must be non-empty text, got {item.get(field)!r}")

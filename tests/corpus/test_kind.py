@@ -51,10 +51,10 @@ def test_classifier_follows_the_definitions_on_pairs_it_never_saw() -> None:
 @pytest.mark.parametrize(
     ("line", "message"),
     [
-        ("not json", "line 1: not JSON"),
+        ("not json", "line 1, column 1: not JSON"),
         ('{"question": "Q?", "answer": "A.", "kind": "opinion"}', "line 1: kind: must be one of"),
         ('{"question": "", "answer": "A.", "kind": "factual"}', "line 1: question: must be non-empty text"),
-        ("[1, 2]", "line 1: expected an object"),
+        ("[1, 2]", "line 1: expected a JSON object"),
     ],
 )
 def test_bad_labelled_file_is_one_input_error(tmp_path: Path, line: str, message: str) -> None:
