@@ -454,8 +454,9 @@ def test_a_provider_outage_during_the_rejudge_keeps_every_trial_and_says_how_to_
     trials = pd.read_csv(workdir / "reports" / "tiers" / "trials.csv", dtype={"trial_id": str})
     assert len(trials) == 4 and trials["judge_score"].notna().all()
     # The calibration's calls, counted apart on the parent run and in the summary.
-    assert p["calibration_judge_calls"] == CALIBRATION_ITEMS and p["calibration_judge_cost_usd"] > 0
-    assert f"calibration on known answers at the start: {CALIBRATION_ITEMS} calls" in output
+    # Both tiers' judges: the offline cheap judge (no USD) and the remote one (priced).
+    assert p["calibration_judge_calls"] == 2 * CALIBRATION_ITEMS and p["calibration_judge_cost_usd"] > 0
+    assert f"calibration on known answers at the start: {2 * CALIBRATION_ITEMS} calls" in output
 
 
 @pytest.mark.e2e
@@ -492,8 +493,13 @@ def test_resync_finishes_the_rejudge_and_the_front_stands_on_full_panel_scores(f
     assert p["full_panel_calls"] == sum(children[t].data.metrics["judge_calls_full"] for t in full)
     assert p["judge_calls"] == sum(c.data.metrics["judge_calls"] for c in children.values()) + p["full_panel_calls"]
     assert p["judge_cost_usd"] == pytest.approx(p["full_panel_cost_usd"]) and p["judge_cost_usd"] > 0
-    assert server.rubric_requests == p["full_panel_calls"] + p["baseline_judge_calls_full"] + p[
-        "calibration_judge_calls"]  # fmt: skip
+    # Every answer the stand-in gave (15 tokens each; the offline judge reports none) is in the tokens counted: the
+    # calibration's, the trials' in full and the baseline's six items, judged once the provider was back. The
+    # provider saw more requests than calls were counted: the OpenAI client retries a 503 itself, unseen, and unbilled.
+    answered = (p["full_panel_tokens"] + p["calibration_judge_tokens"]) / 15 + JUDGE_ITEMS
+    assert len(server.log) == answered
+    counted = p["full_panel_calls"] + p["baseline_judge_calls_full"] + p["calibration_judge_calls"] - CALIBRATION_ITEMS
+    assert answered <= counted <= server.rubric_requests
     assert p["baseline_judge_score"] == pytest.approx(p["baseline_judge_score_full"])
 
     # The final front is computed on the full panel's scores: every member judged in full, each full trial's
