@@ -49,6 +49,12 @@ def lock_path(config: ExperimentConfig) -> Path:
     return folder / f"{config.experiment.name}.lock"
 
 
+def searcher_journal_path(config: ExperimentConfig) -> Path:
+    """The searcher's own record of every point it asked (search/searcher.py), beside the lock: read back by
+    `--resume` on this machine; a resume elsewhere falls back to Tune's snapshot of the searcher."""
+    return lock_path(config).with_suffix(".searcher.pkl")
+
+
 def check_output_dirs(config: ExperimentConfig) -> None:
     """Every local directory the search writes to, checked before anything starts (not after the last trial)."""
     outputs = {

@@ -4,6 +4,7 @@ Optuna multi-objective sampler (seeded with the paper16 grid) and, if configured
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -15,7 +16,7 @@ from search.baseline import Baseline, score_baseline
 from search.parent_run import ParentRun
 from search.prepare import Prepared
 from search.space import make_sampler, seed_points, tune_space
-from search.storage import experiment_path
+from search.storage import experiment_path, searcher_journal_path
 from search.tracking import default_optuna_storage
 from trainables.contract import TrialContext
 
@@ -111,6 +112,9 @@ def _tuner(
     from search.progress import FrontProgress
     from search.searcher import ConstrainedOptunaSearch
 
+    # Tune's experiment snapshot at most every second instead of every 10 s or more ("auto"): a trial waits for
+    # the snapshot that names it before it starts (trainables/tune_record.py), so this is its start-up delay.
+    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "1")
     if resume:
         return tune.Tuner.restore(
             experiment_path(config), trainable=trainable, resume_unfinished=True, resume_errored=True
@@ -124,6 +128,7 @@ def _tuner(
         storage=optuna.storages.RDBStorage(optuna_storage),
         study_name=config.experiment.name,
         energy_budget_wh=config.search.energy_budget_wh,
+        journal_path=searcher_journal_path(config),
     )
     return tune.Tuner(
         trainable,

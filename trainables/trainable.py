@@ -25,9 +25,11 @@ def lora_trial(config: dict[str, Any], context: TrialContext) -> None:
 
     from trainables.recipe import quiet_libraries, run_trial
     from trainables.tracking import TrialRun, limit_http_retries
+    from trainables.tune_record import wait_until_recorded
 
     quiet_libraries()
     trial_id = tune.get_context().get_trial_id() or "local"
+    wait_until_recorded(trial_id)
     limit_http_retries(*context.tracking_http)
     run = TrialRun(context.tracking_uri, context.experiment_name, context.parent_run_id, trial_id)
 
