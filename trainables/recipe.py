@@ -236,6 +236,7 @@ def answer_items(model, tokenizer, settings: TrialSettings, context: TrialContex
         batch_size=settings.eval_batch_size,
         device=device,
         max_prompt_len=settings.max_seq_len,
+        precision=settings.autocast,
     )
     return [
         JudgeItem(id=str(r["id"]), question=r["question"], reference=r["answer"], answer=a)
@@ -274,5 +275,5 @@ def check_finite_losses(epoch: int, **losses: float) -> None:
     if bad:
         raise FloatingPointError(
             f"epoch {epoch}: {', '.join(f'{k}={v}' for k, v in bad.items())} is not finite (the training diverged; "
-            "a lower learning_rate or alpha_multiple usually avoids it)"
+            "a lower learning_rate, alpha_multiple or weight_decay usually avoids it)"
         )

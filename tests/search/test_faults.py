@@ -5,6 +5,7 @@ MLflow unreachable at the start or lost mid-search. Each is produced for real (a
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -13,6 +14,7 @@ import subprocess
 import sys
 import time
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -297,16 +299,23 @@ def test_resync_logs_tune_results_missing_from_mlflow_exactly_once(faulty_search
 # real EFBIG from RLIMIT_FSIZE in a child process. Either way the write fails in the kernel, not in a mock.
 
 
-@pytest.fixture
-def full_disk(tmp_path):
-    mount = tmp_path / "small-disk"
+@contextlib.contextmanager
+def small_disk(mount: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of `size` at `mount`, unmounted afterwards; the test is skipped where mounting is not allowed."""
     mount.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)], capture_output=True).returncode:
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)], capture_output=True)
+    if mounted.returncode:
         pytest.skip("this sandbox may not mount a tmpfs (the RLIMIT_FSIZE test covers the same fault)")
     try:
         yield mount
     finally:
-        subprocess.run(["umount", str(mount)], capture_output=True)
+        subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    with small_disk(tmp_path / "small-disk", "256k") as mount:
+        yield mount
 
 
 def test_full_disk_keeps_the_previous_result_file_whole(full_disk):
