@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 
 from trainables.base_model import load_base_model, load_tokenizer
+from trainables.precision import compute_precision
 
 log = logging.getLogger(__name__)
 BASE_ADAPTER = "__base__"  # peft's name for "no adapter" in a mixed batch
@@ -190,14 +191,17 @@ class AdapterEngine:
         )
         if hasattr(self.model, "peft_config"):
             options["adapter_names"] = [BASE_ADAPTER if r.model == self.base_name else r.model for r in group]
-        output = self.model.generate(
-            input_ids=input_ids.to(self.device),
-            attention_mask=attention.to(self.device),
-            max_new_tokens=max(r.max_tokens for r in group),
-            pad_token_id=pad_id,
-            eos_token_id=eos_id,
-            **options,
-        )
+        # The precision the trials answered the judges in (trainables/precision.py), so served answers are the
+        # judged ones.
+        with compute_precision(self.device, "auto"):
+            output = self.model.generate(
+                input_ids=input_ids.to(self.device),
+                attention_mask=attention.to(self.device),
+                max_new_tokens=max(r.max_tokens for r in group),
+                pad_token_id=pad_id,
+                eos_token_id=eos_id,
+                **options,
+            )
         completions = []
         for i, r in enumerate(group):
             new = output[i, width:].tolist()[: r.max_tokens]  # rows ran as long as the longest request asked

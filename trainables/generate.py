@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import torch
 
 from trainables.data import prompt_ids
+from trainables.precision import Autocast, compute_precision
 
 
 @torch.no_grad()
@@ -27,7 +28,9 @@ def generate_answers(
     batch_size: int,
     device: torch.device,
     max_prompt_len: int,
+    precision: Autocast = "auto",
 ) -> list[str]:
+    """Greedy answers, `batch_size` questions per call, under the same `precision` the trial trained with."""
     model.eval()
     pad_id = tokenizer.pad_token_id
     answers: list[str] = []
@@ -43,14 +46,15 @@ def generate_answers(
         for i, p in enumerate(prompts):
             input_ids[i, width - len(p) :] = torch.tensor(p)
             attention[i, width - len(p) :] = 1
-        output = model.generate(
-            input_ids=input_ids.to(device),
-            attention_mask=attention.to(device),
-            max_new_tokens=max_new_tokens,
-            do_sample=False,
-            pad_token_id=pad_id,
-            eos_token_id=tokenizer.eos_token_id,
-        )
+        with compute_precision(device, precision):
+            output = model.generate(
+                input_ids=input_ids.to(device),
+                attention_mask=attention.to(device),
+                max_new_tokens=max_new_tokens,
+                do_sample=False,
+                pad_token_id=pad_id,
+                eos_token_id=tokenizer.eos_token_id,
+            )
         new_tokens = output[:, width:]  # (B, new)
         texts = tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
         for row, text in zip(new_tokens.tolist(), texts, strict=True):

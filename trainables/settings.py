@@ -19,6 +19,8 @@ TARGET_MODULE_SETS: dict[str, tuple[str, ...]] = {
 }
 
 Quantization = Literal["bf16", "int8", "nf4"]
+# CPU mixed precision (trainables/precision.py).
+Autocast = Literal["auto", "bf16", "off"]
 
 
 class TinyModelConfig(BaseModel):
@@ -106,6 +108,9 @@ class TrialSettings(BaseModel):
     gradient_checkpointing: bool = False
     # torch.compile of the decoder; off by default: on 2 CPU cores its compile time outweighs the gain.
     compile: bool = False
+    # CPU matrix products in bf16 under autocast (trainables/precision.py): `auto` where the processor has native
+    # bf16 (about 2x faster here, losses equal within 0.005), `off` for fp32 throughout; no effect on CUDA.
+    autocast: Autocast = "auto"
     # GPU power limit for the trial in watts (trainables/power_limit.py); None keeps the device's default.
     gpu_power_limit_w: int | None = Field(None, gt=0)
 

@@ -17,6 +17,7 @@ from trainables.chunked_loss import causal_lm_of, packed_loss_sum
 from trainables.data import Example, batches, count_batches
 from trainables.microbatch import micro_batch_tokens
 from trainables.packing import PackedBatch, micro_batches, pack
+from trainables.precision import compute_precision
 from trainables.settings import TrialSettings
 
 STATE_FILE = "trainer_state.pt"
@@ -111,7 +112,8 @@ class LoraTrainer:
             n_targets = sum(f.n_targets for f in forwards)
             step_sum = torch.zeros((), device=self.device)
             for cpu_batch in forwards:
-                loss_sum = packed_loss_sum(self.model, cpu_batch.to(self.device))
+                with compute_precision(self.device, self.settings.autocast):
+                    loss_sum = packed_loss_sum(self.model, cpu_batch.to(self.device))
                 (loss_sum / max(n_targets, 1)).backward()
                 step_sum += loss_sum.detach().float()
                 self.progress.train_tokens += cpu_batch.n_tokens
@@ -144,7 +146,7 @@ class LoraTrainer:
         loss_sum = torch.zeros((), device=self.device)
         token_sum = 0
         grad_mode = torch.enable_grad() if self._eval_grad_mode else torch.no_grad()
-        with grad_mode:
+        with grad_mode, compute_precision(self.device, self.settings.autocast):
             for cpu_batch in self._packed(list(self.val_examples)):
                 loss_sum += packed_loss_sum(self.model, cpu_batch.to(self.device)).detach().float()
                 token_sum += cpu_batch.n_targets
