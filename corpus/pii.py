@@ -26,6 +26,7 @@ from functools import cache
 import phonenumbers
 from stdnum import iban, luhn
 
+from corpus.pii_filter import model_chunks
 from corpus.pii_span import Span
 
 # Order breaks ties between kinds claiming the same span with equal confidence: the more specific first.
@@ -283,26 +284,49 @@ def plain_words() -> frozenset[str]:
     return frozenset(words - name_words())
 
 
-def _model_spans(texts: Sequence[str]) -> list[list[Span]]:
+def _model_spans(texts: Sequence[str], prefilter: bool = True) -> list[list[Span]]:
+    """The model's plausible spans per text. With `prefilter`, the model reads only the sentences of each text
+    that corpus/pii_filter.py says can hold one of its kinds (a short one with the sentence before it)."""
     from corpus.pii_model import tagger
 
-    found = tagger().spans(list(texts))
-    return [
-        [
-            s
-            for s in spans
-            if s.score >= MODEL_THRESHOLD and _plausible(text[s.start : s.end], s.kind, s.score, text)
+    chunks = [model_chunks(text) if prefilter else [(0, len(text))] for text in texts]
+    pieces = list(dict.fromkeys(text[s:e] for text, spans in zip(texts, chunks, strict=True) for s, e in spans))
+    found = dict(zip(pieces, tagger().spans(pieces), strict=True)) if pieces else {}
+    out = []
+    for text, text_chunks in zip(texts, chunks, strict=True):
+        spans = [
+            Span(s.kind, s.start + begin, s.end + begin, s.score)
+            for begin, end in text_chunks
+            for s in found[text[begin:end]]
         ]
-        for text, spans in zip(texts, found, strict=True)
-    ]
+        keep = [s for s in spans if s.score >= MODEL_THRESHOLD]
+        out.append([s for s in keep if _plausible(text[s.start : s.end], s.kind, s.score, text)])
+    return out
 
 
-def find_pii_batch(texts: Sequence[str]) -> list[list[Span]]:
+def find_pii_batch(texts: Sequence[str], prefilter: bool = True) -> list[list[Span]]:
     """Resolved spans per text; the model reads the whole batch at once, each distinct text once (a support
-    desk's answers repeat)."""
+    desk's answers repeat). `prefilter=False` has the model read every sentence (the benchmark's baseline)."""
     distinct = [t for t in dict.fromkeys(texts) if t.strip()]
-    model = dict(zip(distinct, _model_spans(distinct), strict=True)) if distinct else {}
-    return [resolve_overlaps(rule_spans(text) + model.get(text, [])) for text in texts]
+    model = dict(zip(distinct, _model_spans(distinct, prefilter), strict=True)) if distinct else {}
+    return [_keep_towns(text, resolve_overlaps(rule_spans(text) + model.get(text, []))) for text in texts]
+
+
+_TOWN_BEFORE_POSTCODE = re.compile(r",\s*([^\W\d_][^,\d]{0,40})$")
+
+
+def _keep_towns(text: str, spans: list[Span]) -> list[Span]:
+    """End an address before the town in "3 Wellington Terrace, Gateshead NE8 4AB": a last comma-separated part
+    with no digit, right before a postcode, is the town, which is kept (the model, on a holdout ticket, ran the
+    address on over it)."""
+    out = list(spans)
+    for i, (span, after) in enumerate(zip(spans, spans[1:], strict=False)):
+        if span.kind != "ADDRESS" or after.kind != "POSTCODE" or text[span.end : after.start].strip(" ,"):
+            continue
+        town = _TOWN_BEFORE_POSTCODE.search(text, span.start, span.end)
+        if town and town.start() > span.start:
+            out[i] = Span(span.kind, span.start, town.start(), span.score)
+    return out
 
 
 def find_pii(text: str) -> list[Span]:
@@ -348,10 +372,10 @@ def _apply(text: str, spans: list[Span], numbering: _Numbering | None) -> tuple[
     return "".join(pieces), counts
 
 
-def scrub_tickets(tickets: Sequence[Sequence[str]]) -> list[TicketResult]:
+def scrub_tickets(tickets: Sequence[Sequence[str]], prefilter: bool = True) -> list[TicketResult]:
     """Scrub many tickets (each a sequence of texts: question, answer) in one model batch."""
     flat = [text for ticket in tickets for text in ticket]
-    spans = find_pii_batch(flat)
+    spans = find_pii_batch(flat, prefilter)
     results, cursor = [], 0
     for ticket in tickets:
         numbering, counts, texts = _Numbering(), Counter(), []

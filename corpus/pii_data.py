@@ -8,7 +8,9 @@ title, lower and upper case. Each example is `(text, spans)` with character span
 POSTCODE or DATE_OF_BIRTH; the structured kinds (phones, e-mails, numbers) are left to validators.
 
 `split="dev"` draws from fragments and locales the training split never sees, so the dev figures measure
-phrasing and origins the model was not trained on.
+phrasing and origins the model was not trained on. `split="fresh"` is an evaluation set for the benchmark: the dev
+fragments with name and address locales that neither training nor dev uses, and held-out house and building
+names (corpus/pii_addresses.py); its names are also absent from the name lists the scrubber's rules read.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from functools import cache
 
 from faker import Faker
 
+from corpus.pii_addresses import street_address
+
 LABELS = ("NAME", "ADDRESS", "POSTCODE", "DATE_OF_BIRTH")
 Example = tuple[str, list[tuple[int, int, str]]]
 
@@ -32,11 +36,15 @@ _NAME_LOCALES = {
         "tr_TR", "ro_RO", "cs_CZ", "hu_HU", "vi_VN", "id_ID", "hr_HR", "ja_JP", "zh_CN",
     ),
     "dev": ("en_KE", "pt_PT", "da_DK", "no_NO", "lt_LT", "sk_SK", "fil_PH", "zh_TW"),
+    "fresh": ("sl_SI", "et_EE", "lv_LV", "de_AT", "de_CH", "fr_CH", "nl_BE", "es_CO", "es_AR", "es_CL", "fr_CA",
+              "az_AZ", "uz_UZ"),
 }  # fmt: skip
 _ADDRESS_LOCALES = {
     "train": ("en_GB", "en_US", "en_IE", "en_AU", "de_DE", "fr_FR", "es_ES", "it_IT", "nl_NL", "pl_PL", "en_IN",
-              "zu_ZA"),
+              "zu_ZA", "pt_BR", "sv_SE", "fi_FI", "hu_HU", "es_MX", "en_GB", "en_US", "en_IE"),
     "dev": ("en_CA", "en_NZ", "id_ID", "en_GB"),
+    "fresh": ("de_AT", "de_CH", "fr_CH", "nl_BE", "pt_PT", "da_DK", "no_NO", "fr_CA", "sk_SK", "hr_HR",
+              "cs_CZ", "en_NZ", "en_CA"),
 }  # fmt: skip
 # Locales whose Faker names are in another script; their romanised names are used instead.
 _ROMANISED = ("ja_JP", "zh_CN", "zh_TW")
@@ -118,8 +126,14 @@ _QUESTION = {
         "Deliver the router to {address} please.", "my address is {address} {postcode}",
         "The engineer should come to {address}, {postcode} {town}.", "Send the returns bag to {address}.",
         "postcode {postcode} if that helps with coverage.", "Is fibre available at {address}, {postcode}?",
+        "My address is:\n{address}\n{town}\n{postcode}", "Address:\n{address}\n{town} {postcode}",
+        "please post the bill to {address} instead", "Can you deliver to my work, {address}, {town}?",
+        "it's a new build so no postcode yet, the address is {address}, {town}",
+        "The billing address should be {address}, not my old one.", "i live at {address} {town}",
+        "Send it to:\n{address}\n{postcode} {town}", "no coverage indoors at {address}",
     ],
-    "address_dev": ["New address: {address}, {town}, {postcode}.", "we live at {address} near {town}."],
+    "address_dev": ["New address: {address}, {town}, {postcode}.", "we live at {address} near {town}.",
+                    "Delivery address -\n{address}\n{town}", "can the engineer come to {address} on friday"],
     "dob": [
         "Date of birth {dob} for security.", "DOB: {dob}.", "my date of birth is {dob}", "born {dob}",
         "I was born on {dob}.", "d.o.b {dob}", "birthday {dob}, if you need it.", "DOB {dob}, postcode {postcode}.",
@@ -142,8 +156,10 @@ _ANSWER = {
         "get a text to confirm.", "we've sent a new SIM to the address on your account.", "I've moved you to "
         "{plan} from your next bill.", "{term} needs VoLTE to be on first: {menu}.", "Roaming in {country} is "
         "covered by {plan}.", "I've passed this to {agent} in our {town} team.",
+        "your new SIM is on its way to {address}.", "I've updated your address to {address}, {postcode}.",
+        "the engineer will visit {address} on {date}.",
     ],
-    "body_dev": ["{term} works on the {handset} once you open {menu}."],
+    "body_dev": ["{term} works on the {handset} once you open {menu}.", "We'll post it to {address} today."],
     "sign": ["Regards, {agent}", "Kind regards,\n{agent}", "Thanks, {agent} (support team)", "- {agent}",
              "Best wishes, {agent} at the help desk", "Cheers, {agent}"],
     "sign_dev": ["Speak soon, {agent}"],
@@ -194,15 +210,11 @@ class _Source:
         return first, last, full
 
     def address(self) -> tuple[str, str]:
+        """A street address (corpus/pii_addresses.py: flats, PO boxes, rural, several lines) and a postcode."""
         locale = self.rng.choice(_ADDRESS_LOCALES[self.split])
         fake = _faker(locale)
         fake.seed_instance(self.rng.getrandbits(32))
-        street = fake.street_address().replace("\n", ", ")
-        if locale.startswith("en_") and self.rng.random() < 0.2:
-            street = f"{self.rng.choice(['Flat', 'Apartment', 'Apt', 'Unit'])} {self.rng.randint(1, 40)}" + (
-                self.rng.choice(["", "B", "A"]) + ", " + street
-            )
-        return street, fake.postcode()
+        return street_address(fake, self.rng, held_out=self.split != "train"), fake.postcode()
 
     def dob(self) -> str:
         born = date(1935, 1, 1) + timedelta(days=self.rng.randint(0, 365 * 72))
@@ -223,8 +235,13 @@ def _fill(template: str, values: dict[str, tuple[str, str | None]]) -> Example:
         text.append(literal)
         length += len(literal)
         value, label = values[match.group(1)]
-        if label:
-            spans.append((length, length + len(value), label))
+        if label:  # one span per line: the model never joins an entity across a line break
+            offset = length
+            for line in value.split("\n"):
+                if line.strip():
+                    lead = len(line) - len(line.lstrip())
+                    spans.append((offset + lead, offset + lead + len(line.strip()), label))
+                offset += len(line) + 1
         text.append(value)
         length += len(value)
         cursor = match.end()
@@ -244,7 +261,7 @@ def _join(parts: list[Example], rng: random.Random) -> Example:
 
 
 def _fragments(table: dict[str, list[str]], group: str, split: str) -> list[str]:
-    return table[f"{group}_dev"] if split == "dev" else table[group]
+    return table[f"{group}_dev"] if split in ("dev", "fresh") else table[group]
 
 
 _LOREM_LOCALES = ("en_US", "de_DE", "fr_FR", "es_ES", "it_IT", "nl_NL", "pl_PL", "da_DK")

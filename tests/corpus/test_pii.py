@@ -31,9 +31,9 @@ def test_holdout_recall_and_precision_reach_the_target() -> None:
     per_row = [dict(zip(FIELDS, spans[2 * i : 2 * i + 2], strict=True)) for i in range(len(rows))]
     scores = compute_holdout_scores(rows, per_row)
     assert scores["planted"] >= 120 and len(scores["planted_by_kind"]) == 12
-    # The target is 0.95 (benchmarks/bench_pii.py); this floor is the last measured 0.944, so a change
-    # that loses recall fails here.
-    assert scores["recall"] >= 0.94, scores["misses"]
+    # The target, 0.95 (benchmarks/bench_pii.py); last measured 0.960 with the pre-filter, 0.976 without.
+    assert scores["recall"] >= 0.95, scores["misses"]
+    assert scores["recall_by_kind"]["ADDRESS"] >= 0.9, scores["misses"]
     assert scores["precision"] >= 0.95, scores["false_spans"]
     assert scores["decoys_kept"] >= 0.95, scores["broken_decoys"]
 
@@ -69,6 +69,19 @@ def test_context_finds_lower_case_names_of_any_origin_and_keeps_towns() -> None:
 def test_dates_that_are_not_birth_dates_and_menu_paths_survive() -> None:
     text = "My bill dated 12/05/2024 is wrong. Settings > Mobile network > Access Point Names shows APN 'wap'."
     assert scrub(text).text == text
+
+
+def test_an_address_run_on_over_the_town_ends_before_it() -> None:
+    from corpus.pii import _keep_towns
+    from corpus.pii_span import Span
+
+    text = "the engineer should come to Flat 2, 40 Mill Road, Saltash PL12 6DT"
+    address, postcode = text.index("Flat"), text.index("PL12")
+    spans = [Span("ADDRESS", address, postcode - 1, 0.9), Span("POSTCODE", postcode, len(text), 0.9)]
+    kept = _keep_towns(text, spans)
+    assert text[kept[0].start : kept[0].end] == "Flat 2, 40 Mill Road" and kept[1] == spans[1]
+    # Without a postcode after it the last part may be the street itself: nothing is cut.
+    assert _keep_towns(text[:postcode], spans[:1]) == spans[:1]
 
 
 def test_placeholders_are_numbered_per_ticket_and_match_the_same_person() -> None:
