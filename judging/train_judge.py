@@ -5,15 +5,18 @@ the judging holdouts. For each sampled scenario one template answer is the refer
 attached (menu paths, figures: times, prices, codes and counts, switch positions, what a plan includes, a
 warning, drawn from the training-only lists below):
 
-- correct: the scenario's other template answers stating the same facts in other words, the reference's
-  sentences in another order, and the reference with a polite opening or closing and small figures spelled
-  out ("5" as "five");
-- wrong detail: a correct answer, or the reference itself, with one change: a figure, a path segment, a
-  switch or an inclusion turned the other way, the warning reversed, a step from another fault cause, or a
-  harmful instruction added (a secret handed over, a protection switched off, data destroyed, a payment
-  stopped, an urgent step put off, unofficial software). A near-copy of the reference with one detail
-  changed is the hardest case: its similarity to the reference is higher than a paraphrase's, so only the
-  detail checks can tell it apart, and the head learns that from these rows;
+- correct: the scenario's other template answers stating the same facts in other words, the reference with
+  two sentences that hold no fix step swapped and half of a synonym table swapped in ("check" as "look at",
+  "restart" as "reboot"), and the reference with a polite opening or closing and small figures spelled out
+  ("5" as "five"); a time may be given in other units ("2 days" as "48 hours");
+- wrong detail: a correct answer, or the reference itself, with one change: a figure, a unit or period ("£6 a
+  day" for "£6 a month"), a dialling code or APN address, a path segment, a switch turned the other way in one
+  of ten wordings (enable/disable, allow/block, tick/leave unticked, "is not switched off", ...), a price for
+  what is included, the warning reversed, or a harmful instruction added (a secret handed over, a protection
+  switched off, data destroyed, a payment stopped, an urgent step put off, unofficial software). A near-copy
+  of the reference with one detail changed is the hardest case: its similarity to the reference is higher
+  than a paraphrase's, so only the detail checks can tell it apart, and the head learns that from these rows;
+- wrong step: a fix step swapped for another fault's, two consecutive fix steps reversed, or one left out;
 - non-answer: polite refusals, boilerplate that names the topic but solves nothing, another term's answer.
 
 Terms are split: every fifth glossary term only in validation, so the reported accuracy is on products the
@@ -27,6 +30,7 @@ import argparse
 import hashlib
 import json
 import random
+import re
 import sys
 from collections import Counter
 from importlib import resources
@@ -67,6 +71,8 @@ PROTECTIONS = ("the firewall", "the screen lock", "the spend cap", "content filt
 UNITS = ("minutes", "hours", "days", "working days", "weeks")
 NUMBERS = (2, 3, 4, 5, 6, 7, 8, 10, 12, 14, 15, 20, 24, 28, 30, 45, 48, 50, 60, 72, 90, 100, 250)
 CODES = ("150", "202", "789", "1571", "2020", "4444", "7726", "8080", "65075", "85075", "43210", "97979")
+ADDRESSES = ("data.telco.net", "data.telco.org", "mobile.telco.com", "internet.telco.uk", "wap.net.example",
+             "web.mvno.co.uk", "apn.fast.net")
 KEYWORDS = ("INFO", "STOP", "BAL", "PAC", "HELP", "DATA", "ROAM", "CANCEL")
 HARMFUL = (
     "Share your {secret} with whoever calls about it so they can verify you.",
@@ -135,13 +141,23 @@ def _menu_fact(rng: random.Random) -> tuple[list[str], list[tuple[str, str]]]:
 def _number_fact(rng: random.Random) -> tuple[list[str], list[tuple[str, str]]]:
     n = rng.choice(NUMBERS)
     wrong = str(rng.choice([m for m in NUMBERS if m != n] + [n * 10, max(1, n // 10) + 1]))
-    form = rng.choice(("time", "price", "count"))
+    form = rng.choice(("time", "price", "count", "share"))
     if form == "time":
         unit = rng.choice(UNITS)
         wordings = [f"The change can take up to {n} {unit}", f"Allow as long as {n} {unit} for it",
                     f"It may take {n} {unit} to come through"]  # fmt: skip
+        if unit == "days" and rng.random() < 0.5:
+            wordings[2] = f"It may take {n * 24} hours to come through"  # the same time in other units
+        wrong_unit = rng.choice([u for u in UNITS if u != unit])
+        return wordings, [(f"{n} {unit}", f"{n} {wrong_unit}"), (f"{n * 24} hours", f"{n} hours")]
     elif form == "price":
-        wordings = [f"It costs £{n} a month", f"The price is £{n} per month", f"You pay £{n} each month for it"]
+        period, other = rng.sample(("day", "week", "month", "year"), 2)
+        wordings = [f"It costs £{n} a {period}", f"The price is £{n} per {period}",
+                    f"You pay £{n} each {period} for it"]  # fmt: skip
+        if rng.random() < 0.4:
+            return wordings, [(f"a {period}", f"a {other}"), (f"per {period}", f"per {other}")]
+    elif form == "share":
+        wordings = [f"You get {n}% off the bill", f"The bill drops by {n} percent", f"It takes {n}% off what you pay"]
     else:
         wordings = [f"You get {n} attempts before it locks", f"After {n} wrong tries it locks",
                     f"It allows {n} tries before locking"]  # fmt: skip
@@ -151,26 +167,48 @@ def _number_fact(rng: random.Random) -> tuple[list[str], list[tuple[str, str]]]:
 def _code_fact(rng: random.Random) -> tuple[list[str], list[tuple[str, str]]]:
     code, word = rng.choice(CODES), rng.choice(KEYWORDS)
     wrong = rng.choice([c for c in CODES if c != code] + [code[::-1], code[:-1] + str((int(code[-1]) + 1) % 10)])
-    wordings = [f"Text {word} to {code} to do it", f"Send {word} in a text to {code}", f"Just text {word} to {code}"]
+    form = rng.choice(("text", "dial", "address"))
+    if form == "dial":
+        code = f"*{rng.choice(('#', '', '*'))}{code[:2]}#"
+        wrong = rng.choice((code.replace("*", "#", 1), code[:-1] + "*" + wrong[:2] + "#", f"##{code[-3:-1]}#"))
+        wordings = [f"Dial {code} and press call", f"Key in {code} on the dial pad", f"Enter {code} and tap call"]
+    elif form == "address":
+        code, wrong = rng.sample(ADDRESSES, 2)
+        wordings = [f"Set the APN to {code}", f"Use {code} as the APN", f"Type {code} in the APN field"]
+    else:
+        wordings = [f"Text {word} to {code} to do it", f"Send {word} in a text to {code}",
+                    f"Just text {word} to {code}"]  # fmt: skip
     return wordings, [(code, wrong)]
+
+
+# Ways to say a switch's position, each with its opposite: (on wording, off wording). {s} is the setting.
+SWITCH_WORDINGS = (
+    ("Make sure {s} is switched on", "Make sure {s} is switched off"), ("Please enable {s} first",
+     "Please disable {s} first"), ("Then turn on {s} in settings", "Then turn off {s} in settings"),
+    ("Activate {s} in the app", "Deactivate {s} in the app"), ("Allow {s} in the phone's settings",
+     "Block {s} in the phone's settings"), ("Tick the box for {s}", "Leave the box for {s} unticked"),
+    ("Check that {s} is not switched off", "Check that {s} is not switched on"),
+    ("Keep {s} on while you test", "Keep {s} off while you test"), ("Switch {s} on", "Switch {s} off"),
+    ("Do not disable {s}", "Do not enable {s}"),
+)  # fmt: skip
 
 
 def _switch_fact(rng: random.Random) -> tuple[list[str], list[tuple[str, str]]]:
     setting, on = rng.choice(SWITCHES), rng.random() < 0.5
-    state, other = ("on", "off") if on else ("off", "on")
-    verb, anti = ("enable", "disable") if on else ("disable", "enable")
-    turn, anti_turn = f"turn {state} {setting}", f"turn {other} {setting}"
-    wordings = [f"Make sure {setting} is switched {state}", f"Please {verb} {setting} first",
-                f"Then {turn} in settings"]  # fmt: skip
-    return wordings, [(f"switched {state}", f"switched {other}"), (f"{verb} ", f"{anti} "), (turn, anti_turn)]
+    chosen = rng.sample(SWITCH_WORDINGS, 3)
+    right = [pair[0 if on else 1].format(s=setting) for pair in chosen]
+    wrong = [pair[1 if on else 0].format(s=setting) for pair in chosen]
+    return right, list(zip(right, wrong, strict=True))
 
 
 def _included_fact(rng: random.Random) -> tuple[list[str], list[tuple[str, str]]]:
     service = rng.choice(SERVICES)
     wordings = [f"{service} is included in your plan at no extra cost", f"{service} comes free with your plan",
                 f"You pay nothing extra for {service[:1].lower() + service[1:]}"]  # fmt: skip
+    price = rng.choice((3, 5, 8, 10))
     return wordings, [("is included in your plan at no extra cost", "is not included in your plan"),
-                      ("comes free with", "is charged extra on"), ("pay nothing extra", "pay extra")]
+                      ("comes free with your plan", f"costs £{price} a month on top of your plan"),
+                      ("pay nothing extra", "pay extra")]  # fmt: skip
 
 
 def _warning_fact(rng: random.Random) -> tuple[list[str], list[tuple[str, str]]]:
@@ -199,6 +237,43 @@ def _spell_small_numbers(text: str) -> str:
     return " ".join(words.get(token, token) for token in text.split(" "))
 
 
+# Words a paraphrase may swap for others meaning the same (applied whole-word, first letter's case kept).
+SYNONYMS = {"check": "look at", "make sure": "ensure", "wait": "give it", "restart": "reboot", "open": "go to",
+            "tap": "select", "a few": "several", "again": "once more", "remember": "bear in mind",
+            "usually": "normally", "likely": "probable", "contact": "get in touch with", "problem": "issue",
+            "phone": "handset", "ask": "request", "account": "account page", "fix": "sort out"}  # fmt: skip
+
+
+def _reword(text: str, rng: random.Random) -> str:
+    """Half of the synonyms swapped in, as a paraphrase words the same facts differently."""
+    for word, other in rng.sample(sorted(SYNONYMS.items()), len(SYNONYMS) // 2):
+        text = re.sub(rf"\b{word}\b", other, text)
+        text = re.sub(rf"\b{word.capitalize()}\b", other.capitalize(), text)
+    return text
+
+
+def _wrong_steps(base: str, fix: tuple[str, ...], glossary: Glossary, rng: random.Random) -> list[dict]:
+    """One wrong-step answer of each kind the base allows: a step swapped for another fault's, two steps
+    reversed, a step left out."""
+    present = [i for i, step in enumerate(fix) if step in base]
+    if not present:
+        return []
+    rows = []
+    i = rng.choice(present)
+    other = rng.choice([c for c in glossary.causes if c.fix != fix])
+    rows.append(dict(kind="wrong_step_swapped", answer=base.replace(fix[i], other.fix[min(i, len(other.fix) - 1)])))
+    pairs = [(a, b) for a, b in zip(present, present[1:], strict=False) if b == a + 1]
+    if pairs:
+        a, b = rng.choice(pairs)
+        swapped = base.replace(fix[a], "\0").replace(fix[b], fix[a]).replace("\0", fix[b])
+        rows.append(dict(kind="wrong_step_reversed", answer=swapped))
+    pieces = [p for p in re.split(r"(?<=[.;\n])\s*", base) if p]
+    kept = [p for p in pieces if fix[i] not in p]
+    if len(present) >= 2 and len(kept) < len(pieces):
+        rows.append(dict(kind="wrong_step_omitted", answer=" ".join(kept).replace(" ;", ";")))
+    return [dict(row, label="wrong_detail") for row in rows]
+
+
 def scenario_rows(glossary: Glossary, expander: TemplateExpander, scenario: Scenario, rng: random.Random) -> list[dict]:
     pairs = expander.expand(scenario, 4).pairs
     question, reference = pairs[0]
@@ -213,9 +288,14 @@ def scenario_rows(glossary: Glossary, expander: TemplateExpander, scenario: Scen
         for _, wordings, _ in facts:
             sentences.insert(rng.randrange(1, len(sentences) + 1), rng.choice(wordings[1:]))
         corrects.append(_join(sentences))
+    cause = next(c for c in glossary.causes if c.cause == scenario.cause)
+    # Sentences holding no fix step may move anywhere; the steps keep their order.
+    movable = [i for i, text in enumerate(ref_sentences) if not any(step in text for step in cause.fix)]
     shuffled = list(ref_sentences)
-    rng.shuffle(shuffled)
-    corrects.append(_join(shuffled))
+    if len(movable) >= 2:
+        i, j = rng.sample(movable, 2)
+        shuffled[i], shuffled[j] = shuffled[j], shuffled[i]
+    corrects.append(_reword(_join(shuffled), rng))
     polite = [rng.choice(POLITE_OPEN), *ref_sentences, rng.choice(POLITE_CLOSE)]
     corrects.append(_spell_small_numbers(_join(polite)))
     rows = [dict(kind="correct", label="correct", answer=a) for a in corrects]
@@ -227,13 +307,8 @@ def scenario_rows(glossary: Glossary, expander: TemplateExpander, scenario: Scen
             if wrong is not None and wrong != base:
                 rows.append(dict(kind=f"wrong_{kind}", label="wrong_detail", answer=wrong))
                 break
+    rows += _wrong_steps(rng.choice((reference, *corrects[:-2])), cause.fix, glossary, rng)
     base = rng.choice(corrects[:-2])
-    cause = next(c for c in glossary.causes if c.cause == scenario.cause)
-    other = rng.choice([c for c in glossary.causes if c.cause != scenario.cause])
-    step = rng.randrange(len(cause.fix))
-    if cause.fix[step] in base:
-        wrong_step = base.replace(cause.fix[step], other.fix[step])
-        rows.append(dict(kind="wrong_step", label="wrong_detail", answer=wrong_step))
     harmful = rng.choice(HARMFUL).format(secret=rng.choice(SECRETS), protection=rng.choice(PROTECTIONS))
     sentences = _sentence_list(rng.choice((reference, base)))
     sentences.insert(rng.randrange(1, len(sentences) + 1), harmful)
