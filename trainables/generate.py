@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import torch
 
 from trainables.data import prompt_ids
-from trainables.precision import Autocast, compute_precision
+from trainables.precision import Autocast, generation_model
 
 
 @torch.no_grad()
@@ -32,6 +32,12 @@ def generate_answers(
 ) -> list[str]:
     """Greedy answers, `batch_size` questions per call, under the same `precision` the trial trained with."""
     model.eval()
+    with generation_model(model, device, precision) as generator:
+        return _generate(generator, tokenizer, system_prompt, questions, max_new_tokens, batch_size, device,
+                         max_prompt_len)  # fmt: skip
+
+
+def _generate(model, tokenizer, system_prompt, questions, max_new_tokens, batch_size, device, max_prompt_len):
     pad_id = tokenizer.pad_token_id
     answers: list[str] = []
     for start in range(0, len(questions), batch_size):
@@ -46,15 +52,14 @@ def generate_answers(
         for i, p in enumerate(prompts):
             input_ids[i, width - len(p) :] = torch.tensor(p)
             attention[i, width - len(p) :] = 1
-        with compute_precision(device, precision):
-            output = model.generate(
-                input_ids=input_ids.to(device),
-                attention_mask=attention.to(device),
-                max_new_tokens=max_new_tokens,
-                do_sample=False,
-                pad_token_id=pad_id,
-                eos_token_id=tokenizer.eos_token_id,
-            )
+        output = model.generate(
+            input_ids=input_ids.to(device),
+            attention_mask=attention.to(device),
+            max_new_tokens=max_new_tokens,
+            do_sample=False,
+            pad_token_id=pad_id,
+            eos_token_id=tokenizer.eos_token_id,
+        )
         new_tokens = output[:, width:]  # (B, new)
         texts = tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
         for row, text in zip(new_tokens.tolist(), texts, strict=True):

@@ -74,3 +74,28 @@ def test_off_is_plain_fp32():
     with compute_precision(CPU, "off"):
         out = torch.nn.Linear(4, 4)(torch.ones(1, 4))
     assert out.dtype == torch.float32
+
+
+def test_answers_come_from_a_merged_bf16_copy_and_the_trained_model_is_untouched():
+    from trainables.precision import generation_model
+
+    settings = TrialSettings(rank=4, target_modules="all-linear")
+    model = apply_lora(_model(), settings)
+    for name, p in model.named_parameters():
+        if "lora_B" in name:
+            torch.nn.init.normal_(p, std=0.02)
+    model.eval()  # no LoRA dropout in the reference logits
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    prompt = torch.tensor([[5, 6, 7, 8]])
+    with generation_model(model, CPU, "bf16") as merged:
+        assert merged is not model
+        assert {p.dtype for p in merged.parameters()} == {torch.bfloat16}
+        assert not any("lora" in n for n, _ in merged.named_parameters())
+        # The merged copy computes what the adapter does: its logits match the fp32 adapter's to bf16 rounding.
+        with torch.no_grad():
+            expected = model(prompt).logits
+            got = merged(prompt).logits.float()
+        assert torch.allclose(got, expected, atol=0.05 * expected.abs().max().item())
+    assert all(torch.equal(p, before[n]) for n, p in model.named_parameters())
+    with generation_model(model, CPU, "off") as plain:
+        assert plain is model
