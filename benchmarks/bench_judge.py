@@ -16,8 +16,8 @@ was written by hand for this check and is never read by judging.train_judge. For
   (embeddings batched, as a trial judges), and one panel call per item (the unbatched baseline).
 
 Run: `.venv/bin/python benchmarks/bench_judge.py` from the repository root; `--input` names another holdout of the
-same rows (id, group, kind, question, reference, answer) and `--out` its result file, e.g. the blind holdout written
-before its author read the judge: `--input tests/fixtures/judging/correctness_holdout_blind.jsonl
+same rows (id, group or question_id, kind, question, reference, answer) and `--out` its result file, e.g. the
+blind holdout written before its author read the judge: `--input tests/fixtures/judging/correctness_holdout_blind.jsonl
 --out benchmarks/results/judge_blind.json`.
 """
 
@@ -50,8 +50,17 @@ GOALS = {"pairs_ordered": 0.9, "mean_gap": 1.0, "loop": 1.5, "truncated": 1.5, "
          "paraphrase": 4.0, "smollm2_refusal_max": 2.0}  # fmt: skip
 
 
+# Names other authors give the same kinds: a harmful answer is a wrong-detail answer.
+KIND_ALIASES = {"harmful": "wrong_harmful"}
+
+
 def read_holdout(path: Path = HOLDOUT) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    """Rows with `group` (or `question_id`, as the second blind holdout names it) and `kind` (aliases mapped)."""
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [
+        {**r, "group": r.get("group", r.get("question_id")), "kind": KIND_ALIASES.get(r["kind"], r["kind"])}
+        for r in rows
+    ]
 
 
 def display(path: Path) -> str:
