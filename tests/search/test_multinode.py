@@ -6,6 +6,9 @@ the trainable falls back to the CPU), but they force the placement a real cluste
 four at once. Tune's storage is a `file://` URI and MLflow a real `mlflow server` on loopback with proxied
 artifacts. Both nodes share this machine's filesystem, so a driver-side path that a real worker could not read
 would go unnoticed here.
+
+Last, a second search on the same cluster loses the worker node mid-trial (every process of it SIGKILLed): the trial
+goes on from its checkpoint on the head node, once in Tune, Optuna and MLflow (docs/reliability.md, F17).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -94,7 +98,8 @@ def cluster(ray_tmpdir, mlflow_server):
         ray_cluster.shutdown()
 
 
-def _search(cluster, mlflow_url: str, cwd: Path, *extra: str, timeout: float) -> subprocess.CompletedProcess:
+def _driver(cluster, mlflow_url: str, *extra: str) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment of a search driver joining the cluster; `extra` overrides SMALL."""
     env = {**os.environ, **QUIET_ENV, "PYTHONPATH": str(ROOT)}
     for key in ("MLFLOW_TRACKING_URI", "RAY_ADDRESS"):
         env.pop(key, None)
@@ -102,14 +107,12 @@ def _search(cluster, mlflow_url: str, cwd: Path, *extra: str, timeout: float) ->
         sys.executable, "-m", "search.run", "--preset", "tiny", "--address", cluster.address, *SMALL,
         "--set", f"tracking.uri={mlflow_url}", *extra,
     ]  # fmt: skip
-    return subprocess.run(
-        command,
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    return command, env
+
+
+def _search(cluster, mlflow_url: str, cwd: Path, *extra: str, timeout: float) -> subprocess.CompletedProcess:
+    command, env = _driver(cluster, mlflow_url, *extra)
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
 
 
 def test_local_storage_path_is_refused_on_two_nodes(cluster, mlflow_server, tmp_path):
@@ -149,7 +152,13 @@ def search(cluster, mlflow_server, tmp_path_factory):
     # Read while the cluster is up: the GCS actor table is where Ray records each trial actor's node.
     actors = cluster.global_state.actor_table(None)
     node_ids = {node.node_id for node in (cluster.head_node, *cluster.worker_nodes)}
-    return {"shared": shared / NAME, "stdout": proc.stdout, "actors": actors, "node_ids": node_ids}
+    return {
+        "workdir": workdir,
+        "shared": shared / NAME,
+        "stdout": proc.stdout,
+        "actors": actors,
+        "node_ids": node_ids,
+    }
 
 
 def _trial_results(experiment_dir: Path) -> dict[Path, dict]:
@@ -218,3 +227,130 @@ def test_every_child_run_reached_the_tracking_server(search, mlflow_server):
         assert {"adapter_config.json", "adapter_model.safetensors"} <= names
         stored = list(mlflow_server.artifacts.rglob(f"{child.info.run_id}/artifacts/adapter/adapter_config.json"))
         assert len(stored) == 1
+
+
+# --- A worker node lost mid-trial --------------------------------------------------------------------------------
+# Last in this module: it removes the worker node, and runs after `search`, which needs both nodes.
+
+LOST = "nodeloss"
+LOST_EPOCHS = 3  # the kill lands after epoch 1's checkpoint with two epochs and the judging still to go
+
+
+def _result_rows(experiment_dir: Path) -> dict[Path, list[dict]]:
+    """Each trial directory's result rows so far; a line Tune is still writing is left for the next look."""
+    rows: dict[Path, list[dict]] = {}
+    for path in experiment_dir.glob("*/result.json"):
+        complete = path.read_text().split("\n")[:-1]
+        try:
+            rows[path.parent] = [json.loads(line) for line in complete if line.strip()]
+        except json.JSONDecodeError:
+            continue
+    return rows
+
+
+def _kill_the_node_under_a_checkpointed_trial(cluster, victim, experiment_dir: Path, driver, log: Path) -> dict:
+    """Wait until a trial running on `victim` has reported an epoch (and stored its checkpoint), then kill every
+    process of that node, its raylet first, without a graceful stop: the node is lost, not drained."""
+    deadline = time.monotonic() + SEARCH_TIMEOUT_S
+    while True:
+        assert driver.poll() is None, log.read_text()[-4000:]
+        assert time.monotonic() < deadline, "no trial on the worker node reported an epoch in time"
+        on_victim = {
+            actor["Pid"]
+            for actor in cluster.global_state.actor_table(None).values()
+            if actor["Address"]["NodeID"] == victim.node_id and actor["State"] == "ALIVE"
+        }
+        for trial_dir, rows in _result_rows(experiment_dir).items():
+            if rows and rows[-1]["pid"] in on_victim and list(trial_dir.glob("checkpoint_*")):
+                cluster.remove_node(victim, allow_graceful=False)
+                return {"trial_dir": trial_dir, "rows": rows, "node_id": victim.node_id}
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def node_lost(search, cluster, mlflow_server):
+    """A second search on the same cluster: two trials of two GPUs each, so each node runs one of them. Once the
+    worker node's trial has checkpointed its first epoch, that node is killed; the search must go on by itself."""
+    workdir = search["workdir"]  # the first search's corpus and tiny model serve this one too
+    command, env = _driver(
+        cluster,
+        mlflow_server.url,
+        "--set", f"experiment.name={LOST}",
+        "--set", f"search.storage_path=file://{workdir / 'shared'}",
+        "--set", f"search.gpus_per_trial={GPUS_PER_NODE}",
+        "--set", "search.num_samples=2",
+        "--set", "search.max_concurrent_trials=2",
+        "--set", f"search.space.epochs.choices=[{LOST_EPOCHS}]",
+    )  # fmt: skip
+    experiment_dir = workdir / "shared" / LOST
+    log = workdir / f"{LOST}.log"
+    with log.open("w") as out:
+        driver = subprocess.Popen(command, cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            killed = _kill_the_node_under_a_checkpointed_trial(
+                cluster, next(iter(cluster.worker_nodes)), experiment_dir, driver, log
+            )
+            assert driver.wait(timeout=SEARCH_TIMEOUT_S) == 0, log.read_text()[-4000:]
+        finally:
+            if driver.poll() is None:
+                driver.kill()
+                driver.wait()
+    return {
+        **killed,
+        "workdir": workdir,
+        "experiment_dir": experiment_dir,
+        "log": log.read_text(),
+        "actors": cluster.global_state.actor_table(None),
+        "head_id": cluster.head_node.node_id,
+    }
+
+
+def test_a_worker_node_lost_mid_trial_is_retried_from_its_checkpoint_and_kept_once(node_lost, mlflow_server):
+    import optuna
+
+    killed_dir, rows_at_kill = node_lost["trial_dir"], node_lost["rows"]
+    assert not rows_at_kill[-1]["is_final"], "the kill must land while the trial still trains"
+    killed_epoch = rows_at_kill[-1]["epoch"]
+    trial_id = rows_at_kill[-1]["trial_id"]
+    log = node_lost["log"]
+    # What the user sees: one line naming the trial, the lost node and the retry, then a search that finished.
+    retries = [line for line in log.splitlines() if line.startswith("[retry] ")]
+    assert len(retries) == 1, log[-4000:]
+    # A SIGKILLed raylet reaches the driver as a connection reset (ActorUnavailableError) before the GCS declares the
+    # node dead, so the line names the node's host and address, from the trial's last result.
+    assert f"trial {trial_id} failed on {rows_at_kill[-1]['hostname']} ({rows_at_kill[-1]['node_ip']}): " in retries[0]
+    assert f"again from its checkpoint after epoch {killed_epoch} (failure 1 of the 1 " in retries[0], retries[0]
+    assert "2 trials completed, 0 failed" in log, log[-4000:]
+
+    # Tune: two trials, each once; the lost one went on from its checkpoint on the head node, epochs once each.
+    results = _result_rows(node_lost["experiment_dir"])
+    assert len(results) == 2
+    rows = results[killed_dir]
+    assert [r["epoch"] for r in rows] == list(range(1, LOST_EPOCHS + 1)), rows
+    assert rows[: len(rows_at_kill)] == rows_at_kill and rows[-1]["is_final"]
+    actor_by_pid = {actor["Pid"]: actor for actor in node_lost["actors"].values()}
+    before, after = actor_by_pid[rows_at_kill[-1]["pid"]], actor_by_pid[rows[-1]["pid"]]
+    assert before["Address"]["NodeID"] == node_lost["node_id"] and before["State"] == "DEAD"
+    assert after["Address"]["NodeID"] == node_lost["head_id"]
+    assert f"The actor {before['ActorID']} is unavailable" in (killed_dir / "error.txt").read_text()
+
+    # MLflow: one child run per trial, both FINISHED (none left RUNNING); the retried trial's run is the one it
+    # opened before the kill, with each epoch logged once (the epochs up to the checkpoint were not trained again).
+    client = MlflowClient(mlflow_server.url)
+    experiment = client.get_experiment_by_name(LOST)
+    runs = client.search_runs([experiment.experiment_id])
+    assert {r.info.status for r in runs} == {"FINISHED"}
+    children = [r for r in runs if r.data.tags.get("lorapareto.role") == "trial"]
+    assert sorted(c.data.tags["trial_id"] for c in children) == sorted(r[-1]["trial_id"] for r in results.values())
+    (retried,) = [c for c in children if c.data.tags["trial_id"] == trial_id]
+    epochs = [m.step for m in client.get_metric_history(retried.info.run_id, "epoch")]
+    assert sorted(epochs) == list(range(1, LOST_EPOCHS + 1)), epochs
+    assert retried.info.start_time < before["EndTime"] < retried.info.end_time
+    assert killed_epoch in epochs
+
+    # Optuna: one COMPLETE trial per Tune trial, the retried one's point once (Tune retried it under its own id).
+    study = optuna.load_study(study_name=LOST, storage=f"sqlite:///{node_lost['workdir'] / 'optuna.db'}")
+    trials = study.get_trials(deepcopy=False)
+    assert [t.state for t in trials] == [optuna.trial.TrialState.COMPLETE] * 2
+    tune_rates = sorted(r[-1]["config"]["learning_rate"] for r in results.values())
+    assert sorted(t.params["learning_rate"] for t in trials) == pytest.approx(tune_rates)
