@@ -83,6 +83,14 @@ _NOT_NAME_WORDS = frozenset(
     wishes kind sincerely yours team support agent customer sir madam all there mr mrs ms miss dr one two
     three four five six seven eight nine ten""".split()
 )
+# Postcode shapes of other countries, for the model's POSTCODE spans (the UK, Irish and Canadian ones are above):
+# digits only (US, DE, FR, AU, IN, ...), digits in two groups (SE, GR, CZ, JP, PL, PT, BR, US ZIP+4), NL's digits
+# and letters, a country prefix (LV-1050, LT-12345, D-10115) and Argentina's CPA. A ticket reference such as
+# "T006" or a model name such as "A54" has none of these shapes: the int8 model, whose activation scale is set per
+# batch, once tagged "[T006]" as a postcode in one batch and not in another.
+_OTHER_POSTCODES = re.compile(
+    r"\d{4,6}|\d{2,5}[ -]\d{2,4}|\d{5}\d{3}|\d{4} ?[A-Z]{2}|[A-Z]{1,2}-?\d{4,5}|[A-Z]\d{4}[A-Z]{3}", re.IGNORECASE
+)
 _HAS_DIGITS_6 = re.compile(r"\d(?:[\s().+-]*\d){5}")
 
 
@@ -260,7 +268,8 @@ def _plausible(value: str, kind: str, score: float, text: str) -> bool:
     if kind in ("NAME", "ADDRESS") and not re.search(r"[^\W\d_]", value):
         return False
     if kind == "POSTCODE":
-        return len(re.sub(r"\W", "", value)) >= 3
+        value = value.strip()
+        return bool(_OTHER_POSTCODES.fullmatch(value) or _POSTCODE_SHAPES.fullmatch(value.upper()))
     if kind == "ADDRESS":
         return bool(re.search(r"\d", value)) or score >= STRONG_EVIDENCE
     if kind != "NAME":

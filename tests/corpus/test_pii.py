@@ -124,3 +124,14 @@ def test_ray_data_actor_pool_gives_what_one_process_gives(local_ray) -> None:
     on_ray, ray_counts = scrub_frame(frame, use_ray=True)
     pd.testing.assert_frame_equal(alone, on_ray)
     assert alone_counts == ray_counts and alone_counts["<NAME>"] > 10
+
+
+@pytest.mark.parametrize(
+    ("value", "kept"),
+    [("SW1A 1AA", True), ("d02 x285", True), ("10115", True), ("12345-6789", True), ("1234 AB", True),
+     ("LV-1050", True), ("00-950", True), ("T006", False), ("A54", False), ("4G", False)],
+)  # fmt: skip
+def test_a_model_postcode_needs_a_postcode_shape(value, kept):
+    from corpus.pii import _plausible
+
+    assert _plausible(value, "POSTCODE", 0.99, f"ref {value} here") is kept
