@@ -104,6 +104,12 @@ class SearchConfig(Section):
     # None: ./ray_results. On more than one node this must be shared storage (s3://, gs:// or a shared mount).
     storage_path: str | None = None
     max_failures: int = Field(1, ge=0)
+    # Run each trial in a worker process of its own (False) or reuse a slot's worker for its next trial (True: the
+    # imports and the offline judge load once per slot, what the second-long trials of `--preset tiny` need). On
+    # smollm2-135m a reused worker's memory grew by about 1.3 GB a trial (peak 4.4 GB at its first trial, 10.1 GB
+    # at its fifth) until Ray's memory monitor killed the demo's workers on a 24 GB machine; a fresh process per
+    # trial gives every trial's memory back.
+    reuse_workers: bool = False
     objectives: list[ObjectiveConfig] = Field(
         default_factory=lambda: [
             ObjectiveConfig(metric="judge_score", mode="max"),

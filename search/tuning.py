@@ -139,9 +139,7 @@ def _tuner(
             scheduler=scheduler,
             num_samples=num_samples,
             max_concurrent_trials=config.search.max_concurrent_trials,
-            # One worker process per concurrent slot, reused across trials: imports and the offline judge's
-            # embedding model load once per slot instead of once per trial.
-            reuse_actors=True,
+            reuse_actors=config.search.reuse_workers,
         ),
         run_config=tune.RunConfig(
             name=config.experiment.name,
