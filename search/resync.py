@@ -114,7 +114,7 @@ def resync(config: ExperimentConfig, tracking_uri: str) -> ResyncSummary:
     rejudge_pending = parent.data.metrics.get(PENDING_METRIC, 0) > 0
     if summary.changed or parent.info.status != "FINISHED" or rejudge_pending:
         objectives = [Objective(o.metric, o.mode) for o in config.search.objectives]
-        trials = trial_table(ResultGrid(analysis))
+        trials = _with_mlflow_runs(trial_table(ResultGrid(analysis)), client, exp_id)
         front = compute_front(trials, objectives, config.search.reference_point, config.search.space)
         judged = rejudge(config, front, search_items(ResultGrid(analysis), baseline), client, parent_run_id)
         front, items, summary.judging = judged.front, judged.items, judged.line
@@ -149,6 +149,15 @@ def _resync_trial(client: MlflowClient, exp_id: str, parent_run_id: str, config,
     if status and client.get_run(run_id).info.status != status:
         client.set_terminated(run_id, status)
         summary.statuses_set += 1
+
+
+def _with_mlflow_runs(trials: pd.DataFrame, client: MlflowClient, exp_id: str) -> pd.DataFrame:
+    """Each trial's run as MLflow has it now: a trial that reported while MLflow was out (or full) carries the id
+    of a run the store never kept, and resync has just logged it under a new one."""
+    if trials.empty or "trial_id" not in trials:
+        return trials
+    runs = [_find_run(client, exp_id, str(t)) for t in trials["trial_id"]]
+    return trials.assign(mlflow_run_id=[r.info.run_id if r is not None else "" for r in runs])
 
 
 def _find_run(client: MlflowClient, exp_id: str, trial_id: str):
