@@ -2,10 +2,10 @@
 (AVX512-BF16 or AMX), with the LoRA weights, optimizer state, softmax and loss kept in fp32.
 
 Measured on this project's 2-core machine (AMD EPYC, avx512_bf16, one thread; smollm2-135m, rank 32 on all linear
-layers, 16 examples of up to 288 tokens, `/tmp` probe recorded in benchmarks/results/cpu_autocast.json): an epoch
-took 16.4 CPU-s against 31.9 in fp32 (1.95x), with epoch loss 2.7685 against 2.7664 and validation loss 1.7876
-against 1.7921. A CPU without native bf16 emulates it slowly, so `auto` keeps fp32 there; on CUDA the weights are
-already 16-bit (trainables/base_model.py) and no autocast is needed.
+layers, 16 examples of up to 288 tokens): an epoch took 16.4 CPU-s against 31.9 in fp32 (1.95x), with epoch loss
+2.7685 against 2.7664 and validation loss 1.7876 against 1.7921; `python -m benchmarks.bench_autocast` gave 1.87x at
+load 17 (benchmarks/results/cpu_autocast.json). A CPU without native bf16 emulates it slowly, so `auto` keeps fp32
+there; on CUDA the weights are already 16-bit (trainables/base_model.py) and no autocast is needed.
 
 Generation is different: a step is a few dozen tokens, so autocast's cast of every frozen fp32 weight on every step
 and peft's per-module LoRA branch dominate it. Answers are generated from a merged bf16 copy instead (the LoRA
@@ -61,8 +61,4 @@ def generation_model(model: torch.nn.Module, device: torch.device, mode: Autocas
     merged = copy.deepcopy(model)
     if hasattr(merged, "merge_and_unload"):  # a peft model: the adapter's product goes into the weights
         merged = merged.merge_and_unload()
-    merged = merged.to(torch.bfloat16).eval()
-    try:
-        yield merged
-    finally:
-        del merged
+    yield merged.to(torch.bfloat16).eval()
