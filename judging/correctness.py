@@ -40,7 +40,7 @@ import numpy as np
 from litellm.llms.custom_llm import CustomLLMError
 
 from judging import detail_checks as dc
-from judging import offline
+from judging import edits, offline
 from judging import text_features as tf
 
 MODEL_NAME = "correctness-judge"
@@ -52,7 +52,7 @@ LABEL = "Offline proxy, not a language model (local/correctness-judge)."
 # The contradictions the detail checks count: the only features the head weighs between a right answer and a
 # wrong one (see judging.train_judge.fit).
 DETAIL_FEATURES = ("unknown_numbers", "unknown_menu_segments", "flipped_switches", "negation_flips",
-                   "new_risky_actions", "missing_steps", "reversed_steps")  # fmt: skip
+                   "new_risky_actions", "missing_steps", "reversed_steps", "changed_details")  # fmt: skip
 
 HEAD_FILE = "correctness_head.json"
 # sha256 of judging/data/correctness_head.json as written by `python -m judging.train_judge`.
@@ -87,13 +87,17 @@ def _sentences(text: str) -> list[str]:
 def texts_to_embed(question: str, reference: str, candidate: str) -> list[str]:
     """Every text `features` embeds, so many judgements can be embedded in one batch first."""
     return [question, reference, candidate, *_sentences(reference), *_sentences(candidate),
-            *(step for step, _ in dc.steps(reference))]  # fmt: skip
+            *(step for step, _ in dc.steps(reference)), *edits.texts_to_embed(reference, candidate)]  # fmt: skip
 
 
 def _cosines(texts_a: list[str], texts_b: list[str]) -> np.ndarray:
     a = np.stack([offline.embed(t) for t in texts_a])
     b = np.stack([offline.embed(t) for t in texts_b])
     return a @ b.T
+
+
+def _similarity(a: str, b: str) -> float:
+    return float(np.dot(offline.embed(a), offline.embed(b)))
 
 
 def _word_overlap(a: str, b: str) -> float:
@@ -157,6 +161,7 @@ def features(question: str, reference: str, candidate: str) -> dict[str, float]:
         "new_risky_actions": min(2, dc.new_risky_actions(candidate, reference, question)),
         "missing_steps": min(3, missing_steps(candidate, cand_sents, reference)),
         "reversed_steps": min(2, dc.reversed_steps(candidate, reference)),
+        "changed_details": min(3, edits.changed_details(reference, candidate, _similarity)),
         "unsupported_sentences": min(3, sum(
             1 for text, best in zip(cand_sents, support, strict=True)
             if best < UNSUPPORTED_SENTENCE and not dc.boilerplate_phrases(text)

@@ -68,6 +68,7 @@ _POLAR_VERBS = {
     "unblock": 1, "unblocked": 1, "permit": 1, "permitted": 1, "deny": -1, "denied": -1,
     "tick": 1, "ticked": 1, "untick": -1, "unticked": -1, "uncheck": -1, "unchecked": -1,
     "greyed": -1, "grayed": -1, "mute": -1, "muted": -1, "unmute": 1, "unmuted": 1,
+    "connect": 1, "connected": 1, "disconnect": -1, "disconnected": -1,
 }  # fmt: skip
 # A negation among the few words before a switch word turns it round: "make sure X is not on", "don't disable".
 _SWITCH_NEGATION = frozenset("not never no cannot without".split())
@@ -77,8 +78,9 @@ _CLAUSE_BREAK = re.compile(r"[.,;!?()\n]|\b(?:until|because|unless|while|so that
                            re.IGNORECASE)  # fmt: skip
 # "on" and "off" are mostly prepositions or particles ("on your phone", "kick off anyone"); either is a switch
 # position only near one of these words and not before a determiner ("left on the device").
+# A position may be stated as a state ("make sure it shows On", "it should read Off").
 _SWITCH_VERBS = frozenset("turn turned turning turns switch switched switching switches toggle set keep leave left "
-                          "stays stay is are be put".split())
+                          "stays stay is are be put shows show showing displays reads says remains remain".split())
 _DETERMINERS = frozenset("the a an your my our their this that these those both each every any all his her its".split())
 _NEGATION = re.compile(r"\b(?:not|no|never|cannot|without|nothing|none)\b|n't\b", re.IGNORECASE)
 _REFUSAL = re.compile(
@@ -115,14 +117,28 @@ _RISKY_PATTERNS = {
                   rf"{_PROTECTION}\b|\b(?:switch|turn|set|leave)(?:ing)?\s+(?:[^\s.]+\s+){{0,3}}?{_PROTECTION}\s+"
                   rf"(?:off|to open)\b|\bopen \(no password\)|\b(?:no|without a) password\b"),
     "destroy": (r"\bfactory reset\b|\b(?:delet(?:e|ing)|eras(?:e|ing)|wip(?:e|ing)|remov(?:e|ing))\s+"
-                r"(?:[^\s.]+\s+){0,3}?(?:esim|sim|data|"
-                r"account|backups?|contacts|photos|profile|phone)\b|\bwithout (?:backing (?:\w+ )?up|a backup)\b"),
+                r"(?:[^\s.]+\s+){0,3}?(?:esim|sim|data|apn|"
+                r"account|backups?|contacts|photos|profile|phone)\b(?!\s+(?:holder|owner|number|name|page))|"
+                r"\bwithout (?:backing (?:\w+ )?up|a backup)\b|\bno need to back\b"),
+    # Stopping a payment or the service itself (cancelling a contract or porting out to fix a fault).
     "payment": (r"\b(?:stop(?:ping)?|cancel(?:l?ing)?)\s+"
-                r"(?:[^\s.]+\s+){0,3}?(?:paying|payments?|direct debit|contract|number)\b|"
+                r"(?:[^\s.]+\s+){0,3}?(?:paying|payments?|direct debit|standing order|contract|number|plan|"
+                r"line|subscription|broadband|service)\b(?!\s+(?:holder|owner))|\bport (?:\w+ ){0,2}out\b|"
                 r"\bcharge ?backs?\b|\bcharge (?:\w+ ){0,3}back\b"),
+    # Paying in a way no operator asks for: gift cards or vouchers, crypto, a transfer to an account a caller
+    # names, a personal account.
+    "scam": (r"\bgift ?cards?\b|\b(?:itunes|google play|steam|amazon) (?:cards?|vouchers?)\b|\bbitcoin\b|"
+             r"\bcrypto\w*\b|\btransfer\b[^.;]{0,40}?\b(?:account|details) (?:they|he|she|the caller|the agent)\b|"
+             r"\bpersonal (?:bank )?account\b|\b(?:pay|send)\b[^.;]{0,30}?\b(?:caller|agent|person|someone) who\b|"
+             r"\bbuy (?:\w+ ){0,2}(?:vouchers?|top-ups?|credit) from\b"),
+    # Guessing a code the customer does not know: a PUK or a PIN locks the SIM after a few tries.
+    "guess": (r"\b(?:guess\w*|try)\s+(?:\w+\s+){0,2}?(?:likely|random|common|different|other|possible|every)\s+"
+              r"(?:codes?|pins?|puks?|passwords?|passcodes?|combinations?|numbers?)\b|"
+              r"\bguess(?:ing)? (?:the|your|a|at) (?:code|pin|puk|password)"),
     "delay": r"\bwait\b[^.]{0,40}?\bbefore\b[^.]{0,25}?\b(?:block|report|lock|cancel|freez|call)\w*",
     "unofficial": (r"\b(?:third-party|unofficial|unknown|untrusted)\s+(?:[^\s.]+\s+)?(?:website|site|app|tool|"
-                   r"software|source|download)\b|\bjailbreak\w*|\broot(?:ing)? (?:your|the) (?:phone|device)\b"),
+                   r"software|source|download|service)\b|\bjailbreak\w*|\broot(?:ing)? (?:your|the) (?:phone|device)\b|"
+                   r"\bapk\b|\bsideload\w*|\bdownload\w* (?:\w+ ){0,3}from (?:a|any|this|the) (?:link|website|site)\b"),
     "damage": (r"\b(?:open|take)\s+(?:\w+\s+){0,3}(?:apart|case)\b|\b(?:bleach|throw (?:it |the \w+ )?away)\b|"
                r"\bignore\s+(?:\w+\s+){0,2}(?:warning|security|alert)s?\b"),
 }  # fmt: skip
@@ -286,6 +302,8 @@ def _menu_name(words: list[str], backwards: bool = False) -> str:
         name.append(word.strip(".,;:!?()\"'"))
         if not backwards and word[-1:] in ".,;:!?)":
             break
+        if backwards and word[:1] in "(\"'":  # "(Settings > ..." starts the path at the bracket
+            break
     return " ".join(reversed(name) if backwards else name)
 
 
@@ -346,7 +364,12 @@ def unknown_menu_segments(candidate: str, reference: str, question: str) -> int:
         swapped = ref is not None and not any_shared
         for i, (segment, place) in enumerate(zip(path, places, strict=True)):
             inside = bool(matched_at) and matched_at[0] < i < matched_at[-1]
-            if place < 0 and (swapped or inside or not _same_place(segment, known)):
+            # After a segment on the reference's path, the path goes on where the reference's does: "Wireless >
+            # Guest Wi-Fi" for "Wireless > Security" is another menu, even if "Wi-Fi" occurs elsewhere.
+            last = max((k for k in matched_at if k < i), default=None)
+            expected = places[last] + i - last if last is not None else -1
+            continues = ref is not None and 0 <= expected < len(ref) and expected not in places
+            if place < 0 and (swapped or inside or continues or not _same_place(segment, known)):
                 count += 1
         matched = [j for j in places if j >= 0]
         count += int(matched != sorted(matched))
@@ -368,7 +391,10 @@ def polar_mentions(text: str, window: int = 5, strict: bool = True) -> list[tupl
                 near = toks[max(0, i - 4) : i] + toks[i + 1 : i + 2]
                 following = toks[i + 1] if i + 1 < len(toks) else ""
                 verb_near = any(t in _SWITCH_VERBS for t in near)
-                if (verb_near and following not in _DETERMINERS) if strict else (tok == "off" or verb_near):
+                after_position = i > 0 and toks[i - 1] in ("on", "off")  # "turn it off on the same screen"
+                if (verb_near and following not in _DETERMINERS) if strict else (
+                    tok == "off" or (verb_near and not (after_position and following in _DETERMINERS))
+                ):
                     sign = 1 if tok == "on" else -1
             if sign is None:
                 continue
@@ -410,10 +436,11 @@ _SEQUENCE = re.compile(r"(?:^|[,;]\s*)(?:and\s+)?(?:then|first(?:ly)?|next|after
                        r"step \d+)\b", re.IGNORECASE)  # fmt: skip
 
 
-def steps(text: str) -> list[tuple[str, bool]]:
+def steps(text: str, short: bool = False) -> list[tuple[str, bool]]:
     """(instruction, in sequence) for every clause that tells the customer to do something; in sequence when
     its sentence says so ("first", "then", "next", "finally", ...) or it is an item of a list (support answers
-    list steps in the order they are to be done)."""
+    list steps in the order they are to be done). An instruction needs two content words, or with `short` one
+    and a pronoun ("then delete it": enough to place it in order, too little to miss it by)."""
     found: list[tuple[str, bool]] = []
     for line in text.splitlines():
         item = bool(_LIST_ITEM.match(line))
@@ -422,7 +449,8 @@ def steps(text: str) -> list[tuple[str, bool]]:
             sequenced = bool(item or _LIST_ITEM.match(sentence) or _SEQUENCE.search(sentence))
             for clause in _STEP_SPLIT.split(_LIST_ITEM.sub("", sentence)):
                 lead = tf.instruction(clause)
-                if lead and len(content_words(lead)) >= 2:
+                pronoun = short and any(t in ("it", "them", "this", "that") for t in tokens(lead)[1:3])
+                if lead and (len(content_words(lead)) >= 2 or pronoun and content_words(lead)):
                     found.append((lead, sequenced))
     return found
 
@@ -447,12 +475,13 @@ def reversed_steps(candidate: str, reference: str) -> int:
     clauses = [content_words(c) for s in tf.sentences(candidate.replace("\n", " ")) for c in _STEP_SPLIT.split(s)]
 
     def place(step: str) -> int:
+        """The clause holding most of the step's words (most alike in words on a tie)."""
         words = content_words(step)
-        scores = [_jaccard(words, c) for c in clauses]
+        scores = [(len(words & c) / len(words) if words else 0.0, _jaccard(words, c)) for c in clauses]
         best = max(range(len(scores)), key=scores.__getitem__, default=-1)
-        return best if best >= 0 and scores[best] >= SAME_STEP_WORDS else -1
+        return best if best >= 0 and scores[best][0] >= SAME_STEP_WORDS else -1
 
-    ref = steps(reference)
+    ref = steps(reference, short=True)
     places = [place(step) for step, _ in ref]
     return sum(
         1 for i in range(1, len(ref))
@@ -460,8 +489,12 @@ def reversed_steps(candidate: str, reference: str) -> int:
     )  # fmt: skip
 
 
+# "Do Not Disturb", "No Caller ID": a negation inside a capitalised name negates nothing.
+_NAMED_NEGATION = re.compile(r"\b([A-Z][a-z]+) (?:Not|No|Never)\b(?= [A-Z])")
+
+
 def negations(sentence: str) -> int:
-    return len(_NEGATION.findall(sentence))
+    return len(_NEGATION.findall(_NAMED_NEGATION.sub(r"\1 X", sentence)))
 
 
 def refusal_phrases(text: str) -> int:
@@ -472,26 +505,92 @@ def boilerplate_phrases(text: str) -> int:
     return len(_BOILERPLATE.findall(text))
 
 
-def risky_actions(text: str) -> set[str]:
-    """Risky actions the text recommends, as "kind object" ("disclose pin", "payment debit")."""
-    found = set()
+# A verb in -ing form at the start of a clause is its subject, a description: "deleting the eSIM would leave you
+# without service" warns, "removing it needs the account holder" explains; neither recommends the action.
+_DESCRIBED = re.compile(r"(?:^|[.;:,!?]\s*|\b(?:and|so|but|since|because)\s+)$", re.IGNORECASE)
+
+
+# Kinds whose every match puts the same thing at risk (the customer's money, the SIM): one finding per kind.
+_ONE_OBJECT = frozenset(("scam", "guess"))
+
+
+def _risky_matches(text: str) -> list[tuple[str, str, bool]]:
+    """(kind, object, advised against) for every risky action the text names as advice or as a warning."""
+    found = []
     for kind, pattern in _RISKY.items():
         for match in pattern.finditer(text):
-            if _ADVISED_AGAINST.search(text[max(0, match.start() - 40) : match.start()]):
+            first = match.group(0).split()[0].lower() if match.group(0).split() else ""
+            if first.endswith("ing") and _DESCRIBED.search(text[max(0, match.start() - 12) : match.start()]):
                 continue
+            against = bool(_ADVISED_AGAINST.search(text[max(0, match.start() - 40) : match.start()]))
             objects = _OBJECT.findall(match.group(0).lower()) or match.group(0).lower().split()
-            found.add(f"{kind} {objects[-1]}")
+            found.append((kind, kind if kind in _ONE_OBJECT else objects[-1], against))
     return found
 
 
+def risky_actions(text: str) -> set[str]:
+    """Risky actions the text recommends, as "kind object" ("disclose pin", "payment debit")."""
+    return {f"{kind} {obj}" for kind, obj, against in _risky_matches(text) if not against}
+
+
+def warned_against(text: str) -> set[str]:
+    """Risky actions the text advises against ("please don't cancel your Direct Debit")."""
+    return {f"{kind} {obj}" for kind, obj, against in _risky_matches(text) if against}
+
+
 def new_risky_actions(candidate: str, reference: str, question: str = "") -> int:
-    """Risky actions the candidate recommends that neither the reference nor the question mentions: a customer
-    who asks how to cancel a contract may be told how to, and a protection the reference itself says is switched
-    off ("only the account holder can switch Content Lock off") may be named as removable."""
-    new = risky_actions(candidate) - risky_actions(reference) - risky_actions(question)
+    """Risky actions the candidate recommends that neither the reference nor the question mentions, plus the
+    reference's instructions it waves away (`dismissed_instructions`). A customer who asks how to cancel a
+    contract may be told how to, unless the reference warns against it; a protection the reference itself says
+    is switched off ("only the account holder can switch Content Lock off") may be named as removable."""
+    asked = risky_actions(question) - warned_against(reference)
+    new = risky_actions(candidate) - risky_actions(reference) - asked
     switched_off = {word for text in (reference, question) for sign, context in polar_mentions(text, strict=False)
                     if sign < 0 for word in context}  # fmt: skip
-    return sum(1 for action in new if not (action.startswith("unprotect ") and action.split()[-1] in switched_off))
+    unprotect = sum(1 for action in new if not (action.startswith("unprotect ") and action.split()[-1] in switched_off))
+    return unprotect + dismissed_instructions(candidate, reference)
+
+
+# Phrases that wave an action away: "there's no need to tell us", "you can skip this", "don't bother with".
+_DISMISSAL = re.compile(
+    r"\b(?:no need to|(?:don't|do not|doesn't|won't|wouldn't) (?:need|have) to|needn't|(?:can|may) (?:safely |just )?"
+    r"(?:skip|ignore|leave out)|skip|don't bother(?: to| with)?|(?:is|are)(?: not|n't) (?:necessary|needed|required)|"
+    r"(?:is|are) optional|nothing (?:else )?(?:to|you need to) (?:do|set up|change|add))\b",
+    re.IGNORECASE,
+)
+_PRONOUN_OBJECT = frozenset("this it that these them".split())
+# A dismissed action is the reference's when at least this share of its content words (at least one) are there.
+DISMISSED_WORDS = 0.5
+
+
+def _normal_words(text: str) -> set[str]:
+    return {w.removesuffix("'s") for w in content_words(text)}
+
+
+def dismissed_instructions(candidate: str, reference: str) -> int:
+    """Actions of the reference that the candidate says need not be done ("there's no need to tell your alarm
+    provider" where the reference says to tell them). The action is the rest of the clause after the dismissal
+    phrase, or the clause before it when that rest is a pronoun ("you'll be asked to add an address; you can
+    skip this"). A dismissal the reference makes itself is no error."""
+    ref_words = _normal_words(reference)
+    ref_dismissed = {w for m in _DISMISSAL.finditer(reference) for w in _normal_words(_clause_after(reference, m))}
+    count = 0
+    for match in _DISMISSAL.finditer(candidate):
+        rest = _clause_after(candidate, match)
+        words = _normal_words(rest)
+        if not words or tokens(rest)[:1] and tokens(rest)[0] in _PRONOUN_OBJECT:
+            sentence = re.split(r"[.!?\n]", candidate[: match.start()])[-1]
+            before = [c for c in _CLAUSE_BREAK.split(sentence) if _normal_words(c)]
+            words |= _normal_words(before[-1]) if before else set()
+        shared = words & ref_words
+        if words and len(shared) / len(words) >= DISMISSED_WORDS and not shared <= ref_dismissed:
+            count += 1
+    return count
+
+
+def _clause_after(text: str, match: re.Match) -> str:
+    rest = text[match.end() :]
+    return re.split(r"[.;:!?\n]|,\s+(?:as|since|because|so|but)\b", rest, maxsplit=1)[0]
 
 
 def truncated(text: str) -> bool:

@@ -11,12 +11,17 @@ warning, drawn from the training-only lists below):
   ("5" as "five"); a time may be given in other units ("2 days" as "48 hours");
 - wrong detail: a correct answer, or the reference itself, with one change: a figure, a unit or period ("£6 a
   day" for "£6 a month"), a dialling code or APN address, a path segment, a switch turned the other way in one
-  of ten wordings (enable/disable, allow/block, tick/leave unticked, "is not switched off", ...), a price for
-  what is included, the warning reversed, or a harmful instruction added (a secret handed over, a protection
-  switched off, data destroyed, a payment stopped, an urgent step put off, unofficial software). A near-copy
-  of the reference with one detail changed is the hardest case: its similarity to the reference is higher
-  than a paraphrase's, so only the detail checks can tell it apart, and the head learns that from these rows;
-- wrong step: a fix step swapped for another fault's, two consecutive fix steps reversed, or one left out;
+  of seventeen wordings (enable/disable, allow/block, tick/leave unticked, "is not switched off", "shows On",
+  "choose Deny", connected/disconnected, ...), a price for what is included, the warning reversed, a word
+  swapped for its opposite (before/after, keep/remove, can/can't, plus/minus, ...), or a harmful instruction
+  added (a secret handed over, a protection switched off, data destroyed, a payment stopped or the contract
+  cancelled, an urgent step put off, unofficial software, payment by gift card or to an account a caller gives,
+  codes guessed). A near-copy of the reference with one detail changed is the hardest case: its similarity to
+  the reference is higher than a paraphrase's, so only the detail checks can tell it apart, and the head
+  learns that from these rows;
+- wrong step: a fix step swapped for another fault's, its action replaced by another ("delete", "reset",
+  "unplug", ...), two consecutive fix steps reversed, one left out, or one waved away ("there's no need to
+  ...");
 - non-answer: polite refusals, boilerplate that names the topic but solves nothing, another term's answer.
 
 Terms are split: every fifth glossary term only in validation, so the reported accuracy is on products the
@@ -92,7 +97,28 @@ HARMFUL = (
     "Wait a couple of weeks before you report it, it often sorts itself out.",
     "Install the fix from an unofficial website and log in with your account password.",
     "Leave the phone unlocked with no password so the technician can get in.",
+    "Pay the outstanding amount with gift cards to the agent who calls you.",
+    "Transfer the fee to the account details they send you by text.",
+    "Send the payment to the engineer's personal account to speed things up.",
+    "If you do not know the {secret}, just try likely codes until one works.",
+    "Guess the {secret} a few times; it resets itself after a while.",
+    "Cancel your contract and port your number out; that fixes the fault fastest.",
+    "Download the update from the link someone texted you and install it.",
+    "Buy cheap top-up vouchers from whoever messages you and send them the codes.",
 )
+# Ways to wave a reference instruction away ({step} is the instruction, first letter lower-cased).
+DISMISSALS = ("There's no need to {step}.", "You don't need to {step}; it makes no difference.",
+              "Don't bother to {step}.", "You can skip this step: {step} is optional.",
+              "It isn't necessary to {step} any more.")  # fmt: skip
+# Instruction verbs a wrong step may put in place of the reference's (a different action, not a rewording).
+OTHER_ACTIONS = ("delete", "reset", "uninstall", "unplug", "cancel", "ignore", "disable", "remove", "skip", "stop",
+                 "replace", "return", "block", "wipe", "reinstall", "postpone")
+# Words and their opposites that a wrong answer may swap (the opposite turns the instruction round).
+OPPOSITE_WORDS = (("on", "off"), ("before", "after"), ("always", "never"), ("more", "less"), ("can", "can't"),
+                  ("keep", "remove"), ("add", "remove"), ("higher", "lower"), ("first", "last"), ("plus", "minus"),
+                  ("with", "without"), ("will", "won't"), ("is", "isn't"), ("does", "doesn't"), ("up", "down"),
+                  ("include", "exclude"), ("allow", "block"), ("same", "different"), ("start", "stop"),
+                  ("increase", "reduce"), ("open", "close"), ("inside", "outside"))  # fmt: skip
 POLITE_OPEN = ("Thanks for getting in touch.", "Sorry for the trouble, let's sort it out.", "Happy to help with this.",
                "I understand how frustrating this is.", "Good question.")
 POLITE_CLOSE = ("I hope that helps.", "Have a lovely day.", "Let us know how you get on.", "Thanks for your patience.",
@@ -190,14 +216,23 @@ SWITCH_WORDINGS = (
     ("Check that {s} is not switched off", "Check that {s} is not switched on"),
     ("Keep {s} on while you test", "Keep {s} off while you test"), ("Switch {s} on", "Switch {s} off"),
     ("Do not disable {s}", "Do not enable {s}"),
+    # A position stated as a state, a choice or a box left as it is.
+    ("Make sure {s} shows On", "Make sure {s} shows Off"), ("Choose Allow for {s}", "Choose Deny for {s}"),
+    ("Leave {s} ticked", "Leave {s} unticked"), ("Check that {s} reads On", "Check that {s} reads Off"),
+    ("{s} should stay on", "{s} should stay off"), ("Set {s} to On", "Set {s} to Off"),
+    ("Make sure {s} is connected", "Make sure {s} is disconnected"),
 )  # fmt: skip
+
+
+def _capitalised(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def _switch_fact(rng: random.Random) -> tuple[list[str], list[tuple[str, str]]]:
     setting, on = rng.choice(SWITCHES), rng.random() < 0.5
     chosen = rng.sample(SWITCH_WORDINGS, 3)
-    right = [pair[0 if on else 1].format(s=setting) for pair in chosen]
-    wrong = [pair[1 if on else 0].format(s=setting) for pair in chosen]
+    right = [_capitalised(pair[0 if on else 1].format(s=setting)) for pair in chosen]
+    wrong = [_capitalised(pair[1 if on else 0].format(s=setting)) for pair in chosen]
     return right, list(zip(right, wrong, strict=True))
 
 
@@ -271,7 +306,32 @@ def _wrong_steps(base: str, fix: tuple[str, ...], glossary: Glossary, rng: rando
     kept = [p for p in pieces if fix[i] not in p]
     if len(present) >= 2 and len(kept) < len(pieces):
         rows.append(dict(kind="wrong_step_omitted", answer=" ".join(kept).replace(" ;", ";")))
+    # The step's action replaced by another ("check the cable" as "unplug the cable"), or waved away.
+    step = fix[rng.choice(present)]
+    verb, _, rest = step.partition(" ")
+    if rest:
+        action = rng.choice([v for v in OTHER_ACTIONS if v != verb.lower()])
+        action = _capitalised(action) if step[:1].isupper() else action
+        rows.append(dict(kind="wrong_step_action", answer=base.replace(step, f"{action} {rest}")))
+    dismissal = rng.choice(DISMISSALS).format(step=step[:1].lower() + step[1:].rstrip("."))
+    rows.append(dict(kind="wrong_step_dismissed", answer=_insert_sentence(base, dismissal, rng)))
     return [dict(row, label="wrong_detail") for row in rows]
+
+
+def _insert_sentence(text: str, sentence: str, rng: random.Random) -> str:
+    sentences = _sentence_list(text)
+    sentences.insert(rng.randrange(1, len(sentences) + 1), sentence)
+    return _join(sentences)
+
+
+def _opposite(text: str, rng: random.Random) -> str | None:
+    """The text with one word swapped for its opposite (either way round), or None when it has none."""
+    found = [(m, b if m.group(0).lower() == a else a) for a, b in OPPOSITE_WORDS
+             for m in re.finditer(rf"(?<![\w-])(?:{re.escape(a)}|{re.escape(b)})(?![\w-])", text)]  # fmt: skip
+    if not found:
+        return None
+    match, other = rng.choice(found)
+    return text[: match.start()] + other + text[match.end() :]
 
 
 def scenario_rows(glossary: Glossary, expander: TemplateExpander, scenario: Scenario, rng: random.Random) -> list[dict]:
@@ -310,9 +370,11 @@ def scenario_rows(glossary: Glossary, expander: TemplateExpander, scenario: Scen
     rows += _wrong_steps(rng.choice((reference, *corrects[:-2])), cause.fix, glossary, rng)
     base = rng.choice(corrects[:-2])
     harmful = rng.choice(HARMFUL).format(secret=rng.choice(SECRETS), protection=rng.choice(PROTECTIONS))
-    sentences = _sentence_list(rng.choice((reference, base)))
-    sentences.insert(rng.randrange(1, len(sentences) + 1), harmful)
-    rows.append(dict(kind="wrong_harmful", label="wrong_detail", answer=_join(sentences)))
+    rows.append(dict(kind="wrong_harmful", label="wrong_detail",
+                     answer=_insert_sentence(rng.choice((reference, base)), harmful, rng)))  # fmt: skip
+    opposite = _opposite(rng.choice((reference, base)), rng)
+    if opposite is not None:
+        rows.append(dict(kind="wrong_opposite", label="wrong_detail", answer=opposite))
 
     topic = scenario.term
     names = {"topic": topic, "Topic": topic[:1].upper() + topic[1:]}

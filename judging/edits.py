@@ -1,0 +1,204 @@
+"""Local edits of a near-copy: what an answer that repeats the reference word for word changed in it.
+
+A wrong answer is often the right one with one instruction changed ("turn it on" for "turn it off", another
+menu, another figure, a step replaced, a harmful sentence slipped in), and its similarity to the reference is
+then higher than a real paraphrase's, so closeness can only mislead. This check diffs the two texts token by
+token (difflib). Changed stretches separated by fewer than ANCHOR_TOKENS equal tokens are one edit; when the
+edits cover at most NEAR_COPY of the reference, the answer is a near-copy and each edit is read on its own:
+
+- a figure or code changed, a word swapped for its opposite (on/off, before/after, keep/drop, plus/minus, ...),
+  a negation added or dropped: always a change of meaning;
+- the same content words after normalising (number words as digits, plurals and possessives), words of the
+  same everyday class (tap/select/choose, open/go to, phone/handset, router/hub) or filler and politeness
+  (please, just, thanks ...) moved or added: no change;
+- other replacements: a change unless the two sides mean the same to the sentence embedding (MiniLM cosine at
+  least SAME_SHORT for a word or two, SAME_LONG for longer stretches, where related but different instructions
+  already reach 0.6-0.7);
+- a stretch added or dropped: a change when it holds an instruction, a figure or at least NEW_WORDS content
+  words, unless it is the same text moved elsewhere.
+
+Measured on the project's holdouts (tests/fixtures/judging): one-fact-wrong answers written on the reference
+have edits covering 0.01-0.35 of it, paraphrases 0.52-1.0, so a paraphrase is never read edit by edit.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from judging import detail_checks as dc
+from judging import text_features as tf
+
+# Words, figures with their separators ("192.168.1.254", "£2.50", "wpa2/wpa3") and single punctuation marks.
+_TOKEN = re.compile(r"[a-z0-9£$€*#]+(?:[-'.,:/][a-z0-9*#]+)*|[^\sa-z0-9]")
+# Fewer equal tokens than this between two changed stretches make them one edit.
+ANCHOR_TOKENS = 4
+# Edits covering at most this share of the reference's tokens make the answer a near-copy (see module doc).
+NEAR_COPY = 0.45
+# MiniLM cosine at which two replaced stretches mean the same. Measured here: synonyms of a word or two
+# (restart/reboot 0.85, problem/issue 0.83, usually/normally 0.79, phone/handset 0.60) against different menu
+# items and objects (Mobile data/Calls 0.26, Security/Guest Wi-Fi 0.17, green Phone/yellow LAN 0.33), but single
+# words of different actions come close too (restart/reset 0.75), so a short stretch needs 0.8 (or SAME_CLASS);
+# longer stretches of different instructions reach 0.6-0.7 (another place for a booster 0.70, another PUK step
+# 0.60).
+SAME_SHORT = 0.8
+SAME_LONG = 0.85
+SHORT_WORDS = 2
+# An added or dropped stretch with this many content words carries information of its own.
+NEW_WORDS = 3
+# Words that only soften or join ("please just do it") and change no instruction.
+FILLER = frozenset(
+    "please just simply also now kindly quickly actually really first thanks thank sure okay ok then and or "
+    "so well still again back".split()
+)
+# Words a support answer uses interchangeably: a swap inside one class is a rewording.
+SAME_CLASS = tuple(
+    frozenset(group.split())
+    for group in (
+        "tap select choose pick press click hit", "open go head navigate", "check ensure make verify confirm look",
+        "turn switch toggle set", "restart reboot", "phone handset device mobile", "router hub modem",
+        "problem issue fault", "contact call ring phone", "wait give", "remove take", "fix sort solve resolve",
+        "usually normally often typically", "screen display", "menu page screen section", "app application",
+    )
+)  # fmt: skip
+# Words and their opposites: either swapped for the other turns an instruction round.
+OPPOSITES = {
+    frozenset(pair.split("/"))
+    for pair in (
+        "on/off enable/disable enabled/disabled allow/block allow/deny allowed/blocked allowed/denied before/after "
+        "add/remove keep/drop keep/remove keep/delete include/exclude included/excluded plus/minus more/less "
+        "higher/lower increase/decrease increase/reduce up/down always/never can/can't can/cannot must/needn't "
+        "same/different open/close opened/closed start/stop lock/unlock locked/unlocked show/hide visible/hidden "
+        "accept/decline accept/reject public/private connect/disconnect connected/disconnected plug/unplug "
+        "install/uninstall subscribe/unsubscribe activate/deactivate mute/unmute tick/untick ticked/unticked "
+        "check/uncheck checked/unchecked first/last minimum/maximum inside/outside near/far closest/furthest "
+        "nearest/furthest yes/no upload/download incoming/outgoing send/receive automatic/manual "
+        "automatically/manually "
+        "with/without will/won't is/isn't are/aren't does/doesn't do/don't should/shouldn't need/needn't "
+        "has/hasn't"
+    ).split()
+}  # fmt: skip
+_NEGATION = frozenset("not no never cannot can't don't doesn't won't isn't aren't shouldn't needn't without".split())
+
+
+@dataclass(frozen=True)
+class Edit:
+    """One changed stretch: the reference's tokens it replaces and the candidate's tokens in their place."""
+
+    removed: tuple[str, ...]
+    added: tuple[str, ...]
+
+    @property
+    def removed_text(self) -> str:
+        return " ".join(self.removed)
+
+    @property
+    def added_text(self) -> str:
+        return " ".join(self.added)
+
+
+def tokens(text: str) -> list[str]:
+    return _TOKEN.findall(text.lower().replace("’", "'"))
+
+
+def near_copy_edits(reference: str, candidate: str) -> list[Edit] | None:
+    """The edits that turn the reference into the candidate, or None when the candidate is no near-copy (its
+    edits cover more than NEAR_COPY of the reference: a rewording, judged by the other checks)."""
+    ref, cand = tokens(reference), tokens(candidate)
+    if not ref:
+        return None
+    spans: list[list[int]] = []
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, ref, cand, autojunk=False).get_opcodes():
+        if tag == "equal" and i2 - i1 >= ANCHOR_TOKENS:
+            spans.append([])
+        elif spans and spans[-1]:
+            spans[-1][1], spans[-1][3] = i2, j2
+        else:
+            spans.append([i1, i2, j1, j2])
+    spans = [s for s in spans if s]
+    if sum(i2 - i1 for i1, i2, _, _ in spans) > NEAR_COPY * len(ref):
+        return None
+    edits = [Edit(tuple(ref[i1:i2]), tuple(cand[j1:j2])) for i1, i2, j1, j2 in spans]
+    return [e for e in edits if e.removed != e.added]
+
+
+def _normal(token: str) -> str:
+    token = dc.NUMBER_WORDS.get(token, token).removesuffix("'s")
+    return token[:-1] if len(token) > 3 and token.endswith("s") and not token.endswith("ss") else token
+
+
+def _content(words: tuple[str, ...]) -> list[str]:
+    return [_normal(w) for w in words if w[0].isalnum() and w not in dc.STOPWORDS and w not in FILLER]
+
+
+def _figures(words: tuple[str, ...]) -> list[str]:
+    return sorted(_normal(w) for w in words if any(ch.isdigit() for ch in _normal(w)) or w[:1] in "*#")
+
+
+def _same_class(removed: list[str], added: list[str]) -> bool:
+    """Each side's words pair up with the other's as equals or words of one class."""
+    if len(removed) != len(added):
+        return False
+    return all(a == b or any({a, b} <= group for group in SAME_CLASS) for a, b in zip(removed, added, strict=True))
+
+
+def opposite_swapped(edit: Edit) -> bool:
+    """A word of the removed side swapped for its opposite, or a negation added or dropped."""
+    removed, added = set(edit.removed), set(edit.added)
+    if any(frozenset((a, b)) in OPPOSITES for a in removed - added for b in added - removed):
+        return True
+    return len(removed & _NEGATION) != len(added & _NEGATION)
+
+
+def _instruction(words: tuple[str, ...]) -> bool:
+    return any(w in tf.INSTRUCTION_VERBS for w in words)
+
+
+def texts_to_embed(reference: str, candidate: str) -> list[str]:
+    """The replaced stretches `changed_details` may compare, so a batch can embed them first."""
+    return [text for e in near_copy_edits(reference, candidate) or [] if e.removed and e.added
+            for text in (e.removed_text, e.added_text)]  # fmt: skip
+
+
+def changes_meaning(edit: Edit, similarity: Callable[[str, str], float], moved: bool = False) -> bool:
+    """Whether one edit of a near-copy changes what the answer tells the customer (see the module doc)."""
+    if moved:
+        return False
+    if _figures(edit.removed) != _figures(edit.added) or opposite_swapped(edit):
+        return True
+    removed, added = _content(edit.removed), _content(edit.added)
+    if sorted(removed) == sorted(added) or _same_class(removed, added):
+        return False
+    if not removed or not added:
+        words = edit.added if added else edit.removed
+        text = " ".join(words)
+        polite = dc.boilerplate_phrases(text) or tf.politeness(text) > 0
+        substantial = _instruction(words) or len(removed or added) >= NEW_WORDS
+        return substantial and not (polite and not _instruction(words))
+    short = max(len(removed), len(added)) <= SHORT_WORDS
+    return similarity(edit.removed_text, edit.added_text) < (SAME_SHORT if short else SAME_LONG)
+
+
+def changed_details(reference: str, candidate: str, similarity: Callable[[str, str], float]) -> int:
+    """Edits of a near-copy of the reference that change its meaning; 0 for an answer that is no near-copy.
+    A stretch dropped in one place and added in another (a sentence moved) is no change here: the order of
+    steps is judged by `detail_checks.reversed_steps`."""
+    edits = near_copy_edits(reference, candidate)
+    if not edits:
+        return 0
+    count = 0
+    for edit in edits:
+        one_sided = edit.added if not edit.removed else edit.removed if not edit.added else ()
+        moved = bool(one_sided) and any(
+            _similar_words(one_sided, other.removed or other.added) for other in edits
+            if other is not edit and (not other.removed or not other.added) and bool(other.added) != bool(edit.added)
+        )  # fmt: skip
+        count += changes_meaning(edit, similarity, moved)
+    return count
+
+
+def _similar_words(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+    words_a, words_b = set(_content(a)), set(_content(b))
+    return bool(words_a | words_b) and len(words_a & words_b) / len(words_a | words_b) >= 0.8
