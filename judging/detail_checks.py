@@ -68,7 +68,6 @@ _POLAR_VERBS = {
     "unblock": 1, "unblocked": 1, "permit": 1, "permitted": 1, "deny": -1, "denied": -1,
     "tick": 1, "ticked": 1, "untick": -1, "unticked": -1, "uncheck": -1, "unchecked": -1,
     "greyed": -1, "grayed": -1, "mute": -1, "muted": -1, "unmute": 1, "unmuted": 1,
-    "connect": 1, "connected": 1, "disconnect": -1, "disconnected": -1,
 }  # fmt: skip
 # A negation among the few words before a switch word turns it round: "make sure X is not on", "don't disable".
 _SWITCH_NEGATION = frozenset("not never no cannot without".split())
@@ -135,6 +134,9 @@ _RISKY_PATTERNS = {
     "guess": (r"\b(?:guess\w*|try)\s+(?:\w+\s+){0,2}?(?:likely|random|common|different|other|possible|every)\s+"
               r"(?:codes?|pins?|puks?|passwords?|passcodes?|combinations?|numbers?)\b|"
               r"\bguess(?:ing)? (?:the|your|a|at) (?:code|pin|puk|password)"),
+    # Giving false details where real ones protect the customer (an emergency address, a date of birth).
+    "falsify": (r"\b(?:enter|type|put|use|give|fill in|make up)\s+(?:in\s+)?(?:any|a fake|a made-up|a false|"
+                r"a random)\s+(?:old\s+)?(?:address|number|name|details|date of birth|postcode|email)\b"),
     "delay": r"\bwait\b[^.]{0,40}?\bbefore\b[^.]{0,25}?\b(?:block|report|lock|cancel|freez|call)\w*",
     "unofficial": (r"\b(?:third-party|unofficial|unknown|untrusted)\s+(?:[^\s.]+\s+)?(?:website|site|app|tool|"
                    r"software|source|download|service)\b|\bjailbreak\w*|\broot(?:ing)? (?:your|the) (?:phone|device)\b|"
@@ -295,7 +297,11 @@ def _menu_name(words: list[str], backwards: bool = False) -> str:
         following = words[i + 1].strip(".,;:!?()\"'").lower() if i + 1 < len(words) else ""
         joins = bare in ("and", "&") and len(name) == 1 and following  # "Bars and blocks", "Voice & Data"
         joins = joins and following not in STOPWORDS and following not in tf.INSTRUCTION_VERBS
-        if (bare in STOPWORDS and not joins) or bare in tf.INSTRUCTION_VERBS or len(name) == 3:
+        # A capitalised word belongs to the name even where it is a function word ("Show My Caller ID", "More"),
+        # and so does a capitalised verb next to the separator ("Plan > Upgrade", "Settings > Call forwarding").
+        named = word[:1].isupper() and bare != "i"
+        verb = bare in tf.INSTRUCTION_VERBS and not (named and not name)
+        if (bare in STOPWORDS and not joins and not named) or verb or len(name) == 3:
             break
         if backwards and word[-1:] in ".,;:!?":
             break
@@ -340,6 +346,11 @@ def _same_place(segment: set[str], other: set[str]) -> bool:
     return bool(segment) and len(segment & other) / len(segment) >= KNOWN_SEGMENT_SHARE
 
 
+def _segment_words(segment: str) -> set[str]:
+    """A menu name's content words; a menu named by a function word alone ("More") is named by it."""
+    return content_words(segment) or set(tokens(segment))
+
+
 def unknown_menu_segments(candidate: str, reference: str, question: str) -> int:
     """Path segments of the candidate that are not where the reference's paths go, plus one for a path walked in
     another order. A segment between two that the reference's path has must be one of that path's ("Settings >
@@ -347,8 +358,8 @@ def unknown_menu_segments(candidate: str, reference: str, question: str) -> int:
     shares one with the reference (the path was swapped for another). Elsewhere (a path the reference gave in
     words, or none) a segment is known when most of its words occur in the reference or the question."""
     known = content_words(reference) | content_words(question)
-    ref_paths = [[content_words(s) for s in path] for path in menu_paths(reference) + menu_paths(question)]
-    cand_paths = [[content_words(s) for s in path] for path in menu_paths(candidate)]
+    ref_paths = [[_segment_words(s) for s in path] for path in menu_paths(reference) + menu_paths(question)]
+    cand_paths = [[_segment_words(s) for s in path] for path in menu_paths(candidate)]
 
     def shared(path: list[set[str]], ref: list[set[str]]) -> list[int]:
         """For each segment, the place in `ref` it best matches (-1: none)."""
@@ -511,7 +522,7 @@ _DESCRIBED = re.compile(r"(?:^|[.;:,!?]\s*|\b(?:and|so|but|since|because)\s+)$",
 
 
 # Kinds whose every match puts the same thing at risk (the customer's money, the SIM): one finding per kind.
-_ONE_OBJECT = frozenset(("scam", "guess"))
+_ONE_OBJECT = frozenset(("scam", "guess", "falsify"))
 
 
 def _risky_matches(text: str) -> list[tuple[str, str, bool]]:
@@ -559,6 +570,7 @@ _DISMISSAL = re.compile(
     re.IGNORECASE,
 )
 _PRONOUN_OBJECT = frozenset("this it that these them".split())
+_NEGATED_VERB = re.compile(r"(?:\b(?:not|never|avoid)\b|n't)\s+(?:\w+\s+){0,1}?([a-z]+)", re.IGNORECASE)
 # A dismissed action is the reference's when at least this share of its content words (at least one) are there.
 DISMISSED_WORDS = 0.5
 
@@ -574,9 +586,13 @@ def dismissed_instructions(candidate: str, reference: str) -> int:
     skip this"). A dismissal the reference makes itself is no error."""
     ref_words = _normal_words(reference)
     ref_dismissed = {w for m in _DISMISSAL.finditer(reference) for w in _normal_words(_clause_after(reference, m))}
+    # Actions the reference itself advises against ("don't cancel the old contract"): waving them away agrees.
+    ref_advised_against = {m.group(1).lower() for m in _NEGATED_VERB.finditer(reference)}
     count = 0
     for match in _DISMISSAL.finditer(candidate):
         rest = _clause_after(candidate, match)
+        if (tokens(rest)[:1] or [""])[0] in ref_advised_against:
+            continue
         words = _normal_words(rest)
         if not words or tokens(rest)[:1] and tokens(rest)[0] in _PRONOUN_OBJECT:
             sentence = re.split(r"[.!?\n]", candidate[: match.start()])[-1]

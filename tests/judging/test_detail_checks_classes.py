@@ -18,7 +18,6 @@ from judging import text_features as tf
         # "on the same page" is no position, beside a real one or not.
         ("Turn Smart switching on on the same page.", "Turn Smart switching off on the same page.", 1),
         ("Turn Smart switching off on the same page.", "Turn Smart switching off on the same page.", 0),
-        ("Disconnect the laptop from the Wi-Fi first.", "Connect the laptop to the Wi-Fi first.", 1),
         # A position stated before a path in brackets still belongs to its switch, not to the menu.
         ("Make sure Roaming is disabled (Settings > Network > Roaming).",
          "Make sure Roaming is switched on (Settings > Network > Roaming).", 1),
@@ -44,6 +43,7 @@ def test_a_negation_inside_a_name_negates_nothing():
         ("Cancel your broadband so the fault gets looked at sooner.", "payment"),
         ("Download the fix from the link in the text and install it.", "unofficial"),
         ("Delete the APN and restart.", "destroy"),
+        ("When it asks for an emergency address, just type any address.", "falsify"),
     ],
 )
 def test_new_kinds_of_risky_advice(advice, kind):
@@ -75,13 +75,14 @@ def test_what_the_reference_warns_against_stays_risky_when_the_customer_asks_for
         ("You'll be asked to confirm your email address; you can skip this.", 1),
         ("Don't bother to back up the chats before the swap.", 1),
         ("No need to visit a shop, it all works from home.", 0),  # nothing the reference asks for
+        ("There's no need to print the receipts.", 0),  # what the reference advises against
         ("Remember to register the new address with the fire alarm company.", 0),
     ],
 )
 def test_instructions_of_the_reference_waved_away(candidate, dismissed):
     reference = (
         "Register the new address with the fire alarm company today. You'll be asked to confirm your email address: "
-        "please do, so the receipts reach you. Back up the chats before the swap."
+        "please do, so the receipts reach you. Back up the chats before the swap. Don't print the receipts."
     )
     assert dc.dismissed_instructions(candidate, reference) == dismissed
 
