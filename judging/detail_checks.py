@@ -182,8 +182,10 @@ _QUANTITY = re.compile(
 # Figures joined to letters name things ("4G", "A54", "Hub3"): compared whole, lower-cased.
 _GLUED = re.compile(r"\b(?=[A-Za-z]*\d)(?=\d*[A-Za-z])[A-Za-z\d]+\b")
 # Words that mean "no charge": a price where the reference says it is free is a wrong figure.
-_FREE = re.compile(r"\b(?:free|included|no (?:extra |additional )?(?:cost|charge|fee)|nothing extra|at no cost)\b",
-                   re.IGNORECASE)  # fmt: skip
+_FREE = re.compile(r"\b(?:free|included|no (?:extra |additional )?(?:cost|charge|fee)|nothing extra|at no cost|"
+                   r"costs? (?:you )?nothing|(?:doesn't|does not|won't|will not) cost)\b", re.IGNORECASE)  # fmt: skip
+# Words that put a price on something: said of what the reference calls free, a wrong figure in words.
+_CHARGED = re.compile(r"\b(?:charged?|charges|fee|fees|costs?|payable)\b", re.IGNORECASE)
 
 
 def _value(figure: str) -> str:
@@ -269,6 +271,10 @@ def unknown_numbers(candidate: str, reference: str, question: str) -> int:
         if whole in known_values:
             unknown = {q for q in unknown if q[0] not in parts}
     if _FREE.search(reference) and any(q[1] == "money" for q in unknown):
+        unknown.add(("free", "money", None))
+    # "Free" against a reference that only charges, or a charge against one that only says free.
+    free = {text: bool(_FREE.search(text)) for text in (candidate, reference)}
+    if free[candidate] != free[reference] and _CHARGED.search(reference if free[candidate] else candidate):
         unknown.add(("free", "money", None))
     whole = (codes, addresses, names)
     return len(unknown) + sum(len(found(candidate) - found(known_text)) for found in whole)
@@ -420,16 +426,26 @@ def polar_mentions(text: str, window: int = 5, strict: bool = True) -> list[tupl
     return mentions
 
 
+# A condition states what is, not what to do ("codes are blocked if short-code barring is on").
+_CONDITION = re.compile(r"\b(?:if|when|whenever|unless|while|once)\b[^.,;:!?\n]*", re.IGNORECASE)
+
+
 def flipped_switches(candidate: str, reference: str) -> int:
     """Candidate switch words whose best-matching reference mention (most shared context words) points the
-    other way, and none of the equally good matches agrees."""
-    ref = polar_mentions(reference, strict=False)
+    other way, and none of the equally good matches agrees. A switch the candidate sets is held first to the
+    positions the reference tells the customer to set, outside its conditions; then to any it states."""
+    everywhere = polar_mentions(reference, strict=False)
+    instructed = polar_mentions(_CONDITION.sub(" ", reference), strict=False)
+    conditions = " ".join(m.group(0) for m in _CONDITION.finditer(candidate))
+    conditional = polar_mentions(conditions)
     flips = 0
-    for sign, context in polar_mentions(candidate):
-        overlaps = [(len(context & ref_context), ref_sign) for ref_sign, ref_context in ref]
-        best = max((o for o, _ in overlaps), default=0)
-        if best >= 1 and all(s != sign for o, s in overlaps if o == best):
-            flips += 1
+    for sign, context in polar_mentions(_CONDITION.sub(" ", candidate)) + conditional:
+        for ref in (instructed, everywhere) if (sign, context) not in conditional else (everywhere,):
+            overlaps = [(len(context & ref_context), ref_sign) for ref_sign, ref_context in ref]
+            best = max((o for o, _ in overlaps), default=0)
+            if best >= 1:
+                flips += all(s != sign for o, s in overlaps if o == best)
+                break
     return flips + _flipped_yes_no(candidate, reference)
 
 
@@ -559,7 +575,34 @@ def new_risky_actions(candidate: str, reference: str, question: str = "") -> int
     switched_off = {word for text in (reference, question) for sign, context in polar_mentions(text, strict=False)
                     if sign < 0 for word in context}  # fmt: skip
     unprotect = sum(1 for action in new if not (action.startswith("unprotect ") and action.split()[-1] in switched_off))
-    return unprotect + dismissed_instructions(candidate, reference)
+    return unprotect + dismissed_instructions(candidate, reference) + broken_warnings(candidate, reference)
+
+
+# A warning: "do not look into the end of the cable", "never share the code", "avoid resetting the hub".
+_WARNING = re.compile(r"(?:\b(?:do not|never|avoid)\b|\bdon't\b)\s+([a-z]+)((?:\s+[\w'-]+){1,6})", re.IGNORECASE)
+_NEGATED_BEFORE = re.compile(r"(?:\b(?:not|never|no|avoid|without)\b|n't)(?:\s+\S+){0,3}\s*$", re.IGNORECASE)
+# Words after which an action is allowed only in some case ("only unplug it once the light is off").
+_PERMISSION = re.compile(r"\b(?:only|once|after|until|unless|if)\b", re.IGNORECASE)
+
+
+def broken_warnings(candidate: str, reference: str) -> int:
+    """The reference's warnings the candidate turns into advice: the warned-against verb, in its plain form and
+    with no negation before it, followed within eight words by at least half of the warning's object ("look
+    into the end of it" against "do not look into the end of the fibre cable")."""
+    count = 0
+    for warning in _WARNING.finditer(reference):
+        verb, objects = warning.group(1).lower(), _normal_words(warning.group(2))
+        if verb in STOPWORDS or not objects or any(p.search(warning.group(0)) for p in _RISKY.values()):
+            continue  # a risky action's own warning: `risky_actions` reads it
+        for match in re.finditer(rf"\b{verb}\b", candidate, re.IGNORECASE):
+            clause = re.split(r"[.;:!?\n]", candidate[: match.start()])[-1]
+            following = _normal_words(" ".join(candidate[match.end() :].split()[:8]))
+            if _NEGATED_BEFORE.search(clause) or _PERMISSION.search(clause):
+                continue
+            if len(following & objects) / len(objects) >= 0.5:
+                count += 1
+                break
+    return count
 
 
 # Phrases that wave an action away: "there's no need to tell us", "you can skip this", "don't bother with".

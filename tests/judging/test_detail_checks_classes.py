@@ -102,3 +102,35 @@ def test_steps_in_the_other_order_found_by_their_words():
     assert dc.reversed_steps(reversed_, reference) == 1
     assert dc.reversed_steps(reference, reference) == 0
     assert tf.instruction("Forward the text to 7726") == "Forward the text to 7726"
+
+
+def test_a_switch_is_held_to_what_the_reference_tells_not_to_its_conditions():
+    reference = (
+        "Short codes are blocked if Premium barring is on. Open Account > Bars and turn off Premium barring, "
+        "then ask for a new code."
+    )
+    assert dc.flipped_switches("In Account > Bars, switch Premium barring on and ask for a new code.", reference) == 1
+    assert dc.flipped_switches("In Account > Bars, switch Premium barring off and ask for a new code.", reference) == 0
+
+
+@pytest.mark.parametrize(
+    ("candidate", "reference", "wrong"),
+    [
+        ("Calls to the helpline are free.", "Calls to the helpline are charged at your normal rate.", 1),
+        ("There's a small monthly fee for the paper bill.", "The paper bill is free.", 1),
+        ("Paper bills cost you nothing.", "The paper bill is free.", 0),
+        # Leaving the price out is no wrong figure.
+        ("Order the paper bill in the app.", "The paper bill is free; a copy by post costs £2.", 0),
+    ],
+)
+def test_free_against_charged(candidate, reference, wrong):
+    assert dc.unknown_numbers(candidate, reference, "") == wrong
+
+
+def test_a_warning_turned_into_advice():
+    reference = "Check the plug is in. Never open the back of the router, as the power supply is live."
+    assert dc.broken_warnings("Open the back of the router and check the power supply.", reference) == 1
+    assert dc.broken_warnings("Don't open the back of the router: the supply is live.", reference) == 0
+    assert dc.broken_warnings("Opening the back of the router is dangerous.", reference) == 0
+    assert dc.broken_warnings("Only open the back of the router once an engineer says so.", reference) == 0
+    assert dc.new_risky_actions("Open the back of the router and check the power supply.", reference) == 1
