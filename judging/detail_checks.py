@@ -81,7 +81,8 @@ _CLAUSE_BREAK = re.compile(r"[.,;!?()\n]|\b(?:until|because|unless|while|so that
 _SWITCH_VERBS = frozenset("turn turned turning turns switch switched switching switches toggle set keep leave left "
                           "stays stay is are be put shows show showing displays reads says remains remain".split())
 _DETERMINERS = frozenset("the a an your my our their this that these those both each every any all his her its".split())
-_NEGATION = re.compile(r"\b(?:not|no|never|cannot|without|nothing|none)\b|n't\b", re.IGNORECASE)
+# "Nothing" and "none" are left out: "so nothing gets through" says what "to prevent it" says.
+_NEGATION = re.compile(r"\b(?:not|no|never|cannot|without)\b|n't\b", re.IGNORECASE)
 _REFUSAL = re.compile(
     r"\b(?:(?:i'?m|i am|we'?re|we are)\s+(?:\w+\s+){0,2}(?:unable|not able|not equipped|afraid|not allowed|not in a "
     r"position)|(?:can(?:no|')t|can not|unable to|not able to)\s+(?:\w+\s+){0,2}(?:help|assist|provide|answer|make|"
@@ -182,8 +183,10 @@ _QUANTITY = re.compile(
 # Figures joined to letters name things ("4G", "A54", "Hub3"): compared whole, lower-cased.
 _GLUED = re.compile(r"\b(?=[A-Za-z]*\d)(?=\d*[A-Za-z])[A-Za-z\d]+\b")
 # Words that mean "no charge": a price where the reference says it is free is a wrong figure.
-_FREE = re.compile(r"\b(?:free|included|no (?:extra |additional )?(?:cost|charge|fee)|nothing extra|at no cost|"
-                   r"costs? (?:you )?nothing|(?:doesn't|does not|won't|will not) cost)\b", re.IGNORECASE)  # fmt: skip
+_FREE = re.compile(r"\b(?:free|included|no (?:\w+ )?(?:cost|charge|fee)s?|nothing extra|at no cost|"
+                   r"costs? (?:you )?nothing|(?:doesn't|does not|won't|will not) cost|without (?:paying|a fee|charge)|"
+                   r"(?:won't|will not|don't|do not|doesn't|does not) (?:have to |need to )?pay)\b",
+                   re.IGNORECASE)  # fmt: skip
 # Words that put a price on something: said of what the reference calls free, a wrong figure in words.
 _CHARGED = re.compile(r"\b(?:charged?|charges|fee|fees|costs?|payable)\b", re.IGNORECASE)
 
@@ -502,11 +505,13 @@ def reversed_steps(candidate: str, reference: str) -> int:
     clauses = [content_words(c) for s in tf.sentences(candidate.replace("\n", " ")) for c in _STEP_SPLIT.split(s)]
 
     def place(step: str) -> int:
-        """The clause holding most of the step's words (most alike in words on a tie)."""
+        """The one clause holding most of the step's words."""
         words = content_words(step)
         scores = [(len(words & c) / len(words) if words else 0.0, _jaccard(words, c)) for c in clauses]
         best = max(range(len(scores)), key=scores.__getitem__, default=-1)
-        return best if best >= 0 and scores[best][0] >= SAME_STEP_WORDS else -1
+        # A step whose words fill several clauses as well ("press call") has no one place.
+        unique = sum(1 for score in scores if score[0] >= scores[best][0]) == 1 if best >= 0 else False
+        return best if unique and scores[best][0] >= SAME_STEP_WORDS else -1
 
     ref = steps(reference, short=True)
     places = [place(step) for step, _ in ref]
@@ -607,8 +612,9 @@ def broken_warnings(candidate: str, reference: str) -> int:
 
 # Phrases that wave an action away: "there's no need to tell us", "you can skip this", "don't bother with".
 _DISMISSAL = re.compile(
-    r"\b(?:no need to|(?:don't|do not|doesn't|won't|wouldn't) (?:need|have) to|needn't|(?:can|may) (?:safely |just )?"
-    r"(?:skip|ignore|leave out)|skip|don't bother(?: to| with)?|(?:is|are)(?: not|n't) (?:necessary|needed|required)|"
+    r"\b(?:no need to|you (?:don't|do not|won't|will not|wouldn't) (?:need|have) to|you needn't|(?:can|may) "
+    r"(?:safely |just )?(?:skip|ignore|leave out)|skip (?:this|it|that|the)|don't bother(?: to| with)?|"
+    r"(?:is|are)(?: not|n't) (?:necessary|needed|required)|"
     r"(?:is|are) optional|nothing (?:else )?(?:to|you need to) (?:do|set up|change|add))\b",
     re.IGNORECASE,
 )
