@@ -495,8 +495,9 @@ def _jaccard(a: set[str], b: set[str]) -> float:
     return len(a & b) / len(a | b) if a | b else 0.0
 
 
-# A candidate clause is the same step as a reference step when they share this share of their content words.
-SAME_STEP_WORDS = 0.5
+# A candidate clause holds a reference step when it has more than half of the step's content words (half of
+# "forget the network on the phone" is in "older phones can't join a network", another sentence).
+SAME_STEP_WORDS = 0.6
 
 
 def reversed_steps(candidate: str, reference: str) -> int:
