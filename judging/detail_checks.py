@@ -47,7 +47,7 @@ _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
 _DIGIT_RUN = re.compile(r"\d+(?: \d+)+")
 # A list marker starts a line, or follows a sentence's end when a list has been run into one paragraph
 # ("... at busy times. 2. Report the location").
-_LIST_NUMBER = re.compile(r"(?:^|(?<=[.!?:] ))[ \t]*\d{1,2}[.)]\s", re.MULTILINE)
+LIST_NUMBER = re.compile(r"(?:^|(?<=[.!?:] ))[ \t]*\d{1,2}[.)]\s", re.MULTILINE)
 _PATH = re.compile(r"[^\s>→»][^>→»\n]*?(?:\s*(?:>|→|»)\s*[^>→»\n]+)+")
 _PATH_SEPARATOR = re.compile(r"\s*(?:>|→|»)\s*")
 _TOKEN = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*")
@@ -201,14 +201,14 @@ def _value(figure: str) -> str:
 
 def _without_layout(text: str) -> str:
     """The text without list markers and thousands separators, codes and addresses blanked out."""
-    text = _THOUSANDS.sub("", _LIST_NUMBER.sub("", text))
+    text = _THOUSANDS.sub("", LIST_NUMBER.sub("", text))
     return _ADDRESS.sub(" ", _CODE.sub(" ", text))
 
 
 def numbers(text: str) -> set[str]:
     """Figures, codes and addresses as digit strings ("eight-digit" gives "8"; "0800 123 456" gives three);
     the numbers of a numbered list are layout, not figures."""
-    text = _THOUSANDS.sub("", _LIST_NUMBER.sub("", text))
+    text = _THOUSANDS.sub("", LIST_NUMBER.sub("", text))
     return {_value(match) for match in _NUMBER.findall(text)}
 
 

@@ -48,6 +48,8 @@ SAME_LONG = 0.85
 SHORT_WORDS = 2
 # An added or dropped stretch with this many content words carries information of its own.
 NEW_WORDS = 3
+# ... unless it is a support desk's closing line of at most this many content words.
+CLOSING_WORDS = 6
 # Words that only soften or join ("please just do it") and change no instruction.
 FILLER = frozenset(
     "please just simply also now kindly quickly actually really first thanks thank sure okay ok then and or "
@@ -100,7 +102,8 @@ class Edit:
 
 
 def tokens(text: str) -> list[str]:
-    return _TOKEN.findall(text.lower().replace("’", "'"))
+    """Lower-cased tokens without list markers ("1. ", "2) "): a list retold as bullets changes no figure."""
+    return _TOKEN.findall(dc.LIST_NUMBER.sub(" ", text).lower().replace("’", "'"))
 
 
 def near_copy_edits(reference: str, candidate: str) -> list[Edit] | None:
@@ -174,9 +177,11 @@ def changes_meaning(edit: Edit, similarity: Callable[[str, str], float], moved: 
     if not removed or not added:
         words = edit.added if added else edit.removed
         text = " ".join(words)
-        polite = dc.boilerplate_phrases(text) or tf.politeness(text) > 0
+        # A closing line ("contact us if you have any other questions") gives no instruction of the fix.
+        closing = dc.boilerplate_phrases(text) > 0 and len(removed or added) <= CLOSING_WORDS
+        polite = tf.politeness(text) > 0 and not _instruction(words)
         substantial = _instruction(words) or len(removed or added) >= NEW_WORDS
-        return substantial and not (polite and not _instruction(words))
+        return substantial and (bool(dc.risky_actions(text)) or not (closing or polite))
     short = max(len(removed), len(added)) <= SHORT_WORDS
     return similarity(edit.removed_text, edit.added_text) < (SAME_SHORT if short else SAME_LONG)
 

@@ -81,3 +81,14 @@ def test_each_edit_judged_apart_and_tokens_keep_figures_whole():
     assert edits.changed_details(REFERENCE, two, similarity) == 2
     # The judge embeds both sides of a replaced stretch in its batch.
     assert set(edits.texts_to_embed(REFERENCE, two)) == {"24", "48", "save", "cancel"}
+
+
+def test_layout_and_closing_lines_change_nothing():
+    listed = "To fix it:\n1. Restart the phone.\n2. Reinsert the SIM card.\n3. Call us on 0300 555 0100."
+    bullets = "To fix it:\n- Restart the phone.\n- Reinsert the SIM card.\n- Call us on 0300 555 0100."
+    assert edits.changed_details(listed, bullets, similarity) == 0
+    closing = REFERENCE + " If you have any other questions, contact our support team."
+    assert edits.changed_details(REFERENCE, closing, similarity) == 0
+    # A closing line that slips in risky advice is no closing line.
+    risky = REFERENCE + " If you have any other questions, reply with your PIN."
+    assert edits.changed_details(REFERENCE, risky, similarity) == 1
