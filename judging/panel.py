@@ -140,13 +140,16 @@ class Panel:
             completion_kwargs=self.settings.extra,
         )
 
-    def preflight(self) -> None:
+    def preflight(self) -> Usage:
         """Call every judge (those on standby too) once with a tiny probe; raise InputError naming the first that
-        cannot work."""
+        cannot work. Returns the probes' calls, tokens and cost."""
         from judging.preflight import probe_model
 
+        usage = Usage()
         for model in [*self.models, *self.standby]:
-            probe_model(model, api_base=self._settings_for(model).api_base, settings=self._settings_for(model))
+            settings = self._settings_for(model)
+            probe_model(model, api_base=settings.api_base, settings=settings, usage=usage)
+        return usage
 
     def ask(
         self, model: str, messages: list[dict[str, str]], schema: dict[str, Any], kind: str

@@ -15,8 +15,11 @@ PROBE = [{"role": "user", "content": "Reply with the word OK."}]
 SOURCE = "judging.panel"
 
 
-def probe_model(model: str, api_base: str | None = None, settings: CallSettings | None = None) -> None:
-    """Raise InputError(SOURCE, model, reason) unless `model` answers a one-line probe."""
+def probe_model(
+    model: str, api_base: str | None = None, settings: CallSettings | None = None, usage: Usage | None = None
+) -> None:
+    """Raise InputError(SOURCE, model, reason) unless `model` answers a one-line probe; its call, tokens and cost
+    are counted into `usage` (a search counts them with its judging cost)."""
     if model.startswith(f"{offline.PROVIDER}/"):
         local_judges.register()
     settings = settings or CallSettings(api_base=api_base, timeout_seconds=30.0)
@@ -36,7 +39,7 @@ def probe_model(model: str, api_base: str | None = None, settings: CallSettings 
         if missing:
             raise InputError(SOURCE, model, f"missing API key: set {', '.join(missing)}")
     try:
-        complete(model, PROBE, settings, Usage(), max_tokens=5)
+        complete(model, PROBE, settings, usage if usage is not None else Usage(), max_tokens=5)
     except litellm.AuthenticationError:
         raise InputError(SOURCE, model, "the provider rejected the API key") from None
     except (litellm.NotFoundError, litellm.BadRequestError) as err:

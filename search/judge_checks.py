@@ -11,16 +11,21 @@ import logging
 import math
 
 from judging.calibration import CalibrationResult, calibrate
+from judging.judgement import Usage
 from judging.panel import Panel
 
 log = logging.getLogger(__name__)
 
 
-def calibrate_panel(panel: Panel) -> CalibrationResult:
+def calibrate_panel(panel: Panel, probes: Usage | None = None) -> CalibrationResult:
     """Every judge of the panel on the calibration set, those on standby too (under multi-fidelity judging the full
     panel scores the front at the end: a judge that fails here would decide it); one printed (and logged) warning
-    line per judge that fails. The result's `usage` counts every call made, for the search's judging cost."""
-    result = merged([calibrate(p) for p in (panel, panel.standby_panel()) if p is not None])
+    line per judge that fails. The result's `usage` counts every call the checks at the start made, for the
+    search's judging cost: these, and `probes` (the preflight's one call per judge, `Panel.preflight`)."""
+    results = [calibrate(p) for p in (panel, panel.standby_panel()) if p is not None]
+    if probes is not None:
+        results.append(CalibrationResult(accuracy={}, pairs=0, warnings=[], usage=probes.as_dict()))
+    result = merged(results)
     for line in result.warnings:
         log.warning(line)
         print(line, flush=True)

@@ -75,7 +75,7 @@ def prepare(config: ExperimentConfig, address: str | None) -> Prepared:
     cache_dir = config.paths.cache_dir.resolve()
     base_path = None if config.model.base == TINY_QWEN2 else resolve_base_model(config.model, [], cache_dir)
     panel = Panel.from_config(config.judging, cache_dir=cache_dir / "judge")
-    panel.preflight()
+    probes = panel.preflight()
 
     corpus = build_corpus(config.corpus, config.paths.data_dir.resolve())
     splits = {split: read_split(corpus.path, split).to_dict("records") for split in SPLITS}
@@ -88,7 +88,7 @@ def prepare(config: ExperimentConfig, address: str | None) -> Prepared:
     if base_path is None:
         base_path = resolve_base_model(config.model, corpus_texts(splits["train"]), cache_dir)
     check_target_modules(base_path, _module_names(config), "training.target_modules / search.space.target_modules")
-    calibration = calibrate_panel(panel)
+    calibration = calibrate_panel(panel, probes)
     return Prepared(tracking_uri, client, corpus, splits, base_path, storage, calibration, variant_train)
 
 

@@ -92,8 +92,9 @@ class Rejudged:
     added: tuple[str, ...] = ()  # cheap-only trials that landed on the recomputed front, then judged in full
     full: dict[str, PanelResult] = field(default_factory=dict)  # by trial id
     judgements_if_all: int = 0  # full-panel judgements had every completed trial been judged in full
-    # The calls the calibration on known answers made at the search's start (search/judge_checks.py): counted apart,
-    # as they judge no trial; empty where the search did not calibrate (a resync).
+    # The calls the checks at the search's start made (search/judge_checks.py: one preflight probe per judge, then
+    # the calibration on known answers): counted apart, as they judge no trial; empty where the search did not
+    # calibrate (a resync).
     calibration: Mapping[str, float] = field(default_factory=dict)
     pending: tuple[str, ...] = ()  # selected, but every full-panel judgement failed: the cheap score kept
 
@@ -166,7 +167,8 @@ class Rejudged:
             return ""
         m = self.search_metrics()
         return (
-            f"; besides, the calibration on known answers at the start: {m['calibration_judge_calls']:.0f} calls, "
+            "; besides, the judge checks at the start (a probe per judge, then the calibration on known answers): "
+            f"{m['calibration_judge_calls']:.0f} calls, "
             f"{m['calibration_judge_tokens']:.0f} tokens, {m['calibration_judge_cost_usd']:.4g} USD"
         )
 
