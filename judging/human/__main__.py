@@ -76,13 +76,20 @@ def log_to_mlflow(client, parent_run_id: str, summary: dict, files: tuple[Path, 
 
     now = int(pd.Timestamp.now().timestamp() * 1000)
     metrics = {}
+
+    def with_interval(name: str, figure: dict) -> None:
+        # Every quality figure with its 95% interval, as the search's own metrics (`_ci_low`/`_ci_high`).
+        metrics[name] = figure["value"]
+        metrics[f"{name}_ci_low"] = figure["ci_low"]
+        metrics[f"{name}_ci_high"] = figure["ci_high"]
+
     for model, t in summary["tables"].items():
-        metrics[f"human_positive_share__{model}"] = t["positive_share"]["value"]
-        metrics[f"human_overall__{model}"] = t["means"]["overall"]["value"]
+        with_interval(f"human_positive_share__{model}", t["positive_share"])
+        with_interval(f"human_overall__{model}", t["means"]["overall"])
         metrics[f"human_ratings__{model}"] = t["ratings"]
     for judge, a in summary["agreement"].items():
-        metrics[f"human_kappa__{judge}"] = a["kappa_quadratic"]["value"]
-        metrics[f"human_spearman__{judge}"] = a["spearman"]["value"]
+        with_interval(f"human_kappa__{judge}", a["kappa_quadratic"])
+        with_interval(f"human_spearman__{judge}", a["spearman"])
     rows = [Metric(k.replace("/", "_"), float(v), now, 0) for k, v in metrics.items() if v is not None]
     client.log_batch(parent_run_id, metrics=rows)
     for path in files:

@@ -25,10 +25,11 @@ def _ci(entry: dict, percent: bool = False) -> str:
 
 def render_markdown(summary: dict) -> str:
     tables, criteria = summary["tables"], summary["criteria"]
+    raters = f"{summary['raters']} rater{'s' if summary['raters'] != 1 else ''}"
     lines = [
         f"# Human ratings: {summary['search']}",
         "",
-        f"{summary['ratings']} ratings by {summary['raters']} raters of {summary['answers']} answers to "
+        f"{summary['ratings']} ratings by {raters} of {summary['answers']} answers to "
         f"{summary['questions']} questions; each answer rated 1-5 on {', '.join(criteria)} (weights "
         f"{', '.join(f'{w:.2f}' for w in summary['weights'].values())}), the weighted rating rounded half up for "
         "the counts. Brackets: 95% bootstrap intervals over questions.",
@@ -42,8 +43,8 @@ def render_markdown(summary: dict) -> str:
         counts = " | ".join(str(t["counts"][str(p)]) for p in range(1, 6))
         shares = f"{_ci(t['negative_share'], True)} | {_ci(t['positive_share'], True)}"
         lines.append(f"| {model} | {t['ratings']} | {counts} | {shares} |")
-    lines += ["", "## Weighted criterion means", "", f"| model | {' | '.join(criteria)} | overall |",
-              "|---" * (len(criteria) + 2) + "|"]  # fmt: skip
+    lines += ["", "## Criterion means (overall: the weighted rating)", "",
+              f"| model | {' | '.join(criteria)} | overall |", "|---" * (len(criteria) + 2) + "|"]  # fmt: skip
     for model, t in tables.items():
         lines.append(f"| {model} | " + " | ".join(_ci(t["means"][c]) for c in [*criteria, "overall"]) + " |")
     lines += ["", "## Judges against the humans", ""]
@@ -71,6 +72,12 @@ def render_markdown(summary: dict) -> str:
             lines.append(
                 f"| {label} | {_ci(c['kappa_quadratic'])} | {_ci(c['spearman'])} | {_ci(c['mean_abs_error'])} |"
             )
+        lines += [
+            "",
+            "The error says how far the calibrated scores sit from the humans' ratings; kappa how well they agree on "
+            "the rounded 1-5 scale, rewarding spread. A map that pulls a judge's scores into the humans' range can "
+            "lower the error while kappa moves either way: read the two together, and their intervals.",
+        ]
     return "\n".join(lines) + "\n"
 
 

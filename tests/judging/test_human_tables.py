@@ -124,3 +124,27 @@ def test_bad_input_is_one_line_and_exit_code_2(tmp_path, args, message):
     )  # fmt: skip
     assert proc.returncode == 2 and proc.stderr.strip() == message and "Traceback" not in proc.stderr
     assert not (tmp_path / "reports").exists()
+
+
+def test_mlflow_gets_every_quality_figure_with_its_interval(tmp_path):
+    """The parent run holds the positive share, the overall mean and each judge's kappa and Spearman, each with
+    `_ci_low`/`_ci_high` as the search's own metrics carry (a real SQLite MLflow store)."""
+    from mlflow.tracking import MlflowClient
+
+    from judging.human.__main__ import _finite, log_to_mlflow
+
+    ratings = _ratings({"base": [1, 2, 2, 3, 4, 1, 2, 3, 1, 2], "knee": [3, 4, 5, 5, 4, 3, 4, 2, 5, 4]})
+    items = rated_items(ratings, _judged(ratings, lambda h: h + 0.5 * ((h % 2) - 0.5)))
+    summary = _finite({"tables": rating_tables(ratings, n_boot=200), "agreement": agreement_table(items, n_boot=200)})
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    run = client.create_run(client.create_experiment("s"))
+    files = (tmp_path / "human.md", tmp_path / "human.json")
+    for path in files:
+        path.write_text("x")
+    log_to_mlflow(client, run.info.run_id, summary, files)
+    metrics = client.get_run(run.info.run_id).data.metrics
+    names = ["human_positive_share__base", "human_overall__knee", "human_kappa__panel", "human_spearman__panel"]
+    for name in names:
+        assert metrics[f"{name}_ci_low"] <= metrics[name] <= metrics[f"{name}_ci_high"], name
+        assert metrics[f"{name}_ci_low"] < metrics[f"{name}_ci_high"], name
+    assert metrics["human_ratings__knee"] == 10
