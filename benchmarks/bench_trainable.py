@@ -7,7 +7,7 @@ record both loss curves (per optimizer step) and a second seed of ours, whose di
 curves are compared against. Optional variants: gradient checkpointing (tokens/s and the CPU-time energy
 estimate beside the plain loop) and `torch.compile` (compile time included, then a second epoch).
 
-    .venv/bin/python benchmarks/bench_trainable.py [--pairs 4] [--examples 160] [--max-seq-len 128]
+    .venv/bin/python -m benchmarks.bench_trainable [--pairs 4] [--examples 160] [--max-seq-len 128]
         [--variants checkpointing,compile] [--out benchmarks/results/trainable.json] [--corpus DIR]
 """
 
@@ -106,7 +106,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--pairs", type=int, default=4, help="ABBA pairs of timed runs")
     parser.add_argument("--examples", type=int, default=160, help="training examples per run")
-    parser.add_argument("--max-seq-len", type=int, default=None, help="default: the local preset's")
+    parser.add_argument("--max-seq-len", type=int, default=None, help="default: the tiny preset's")
     parser.add_argument("--variants", default="", help="comma list of: checkpointing, compile")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/trainable.json"))
     parser.add_argument("--corpus", type=Path, default=None, help="an already built corpus directory (skips the build)")
@@ -177,7 +177,7 @@ def main() -> None:
     result = {
         "what": "training tokens/s of peft LoRA + trainables.train.LoraTrainer vs stock transformers.Trainer + peft",
         "command": " ".join(["python", *sys.argv]),
-        "model": f"{config.model.base} (local preset)",
+        "model": f"{config.model.base} (tiny preset)",
         "lora": {"rank": settings.rank, "target_modules": settings.target_modules, "batch_size": settings.batch_size},
         "examples": len(examples),
         "max_seq_len": settings.max_seq_len,
