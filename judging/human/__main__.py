@@ -17,7 +17,7 @@ from common.errors import InputError, exit_on_input_error
 from common.mlflow_names import ROLE_TAG
 from judging.human.section import write_section
 from judging.human.store import RatingStore
-from judging.human.tables import agreement_table, calibration, rated_items, rating_tables
+from judging.human.tables import agreement_table, calibration, differences_from, rated_items, rating_tables
 from judging.rubric import Rubric
 
 
@@ -63,6 +63,7 @@ def summarise(ratings: pd.DataFrame, judged: pd.DataFrame, search: str, args: ar
             "criteria": rubric.criteria,
             "weights": rubric.weights,
             "tables": rating_tables(ratings, rubric, args.bootstrap, args.seed),
+            "against_base": differences_from(ratings, "base", args.bootstrap, args.seed),
             "agreement": agreement_table(items, args.bootstrap, args.seed) if not items.empty else {},
             "calibration": calibration(items, args.min_calibration_items, args.bootstrap, args.seed)
             if not items.empty
@@ -87,6 +88,8 @@ def log_to_mlflow(client, parent_run_id: str, summary: dict, files: tuple[Path, 
         with_interval(f"human_positive_share__{model}", t["positive_share"])
         with_interval(f"human_overall__{model}", t["means"]["overall"])
         metrics[f"human_ratings__{model}"] = t["ratings"]
+    for model, d in summary.get("against_base", {}).items():
+        with_interval(f"human_overall_minus_base__{model}", d)
     for judge, a in summary["agreement"].items():
         with_interval(f"human_kappa__{judge}", a["kappa_quadratic"])
         with_interval(f"human_spearman__{judge}", a["spearman"])

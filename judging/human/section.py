@@ -12,15 +12,16 @@ JSON_NAME = "human.json"
 MARKDOWN_NAME = "human.md"
 
 
-def _ci(entry: dict, percent: bool = False) -> str:
+def _ci(entry: dict, percent: bool = False, signed: bool = False) -> str:
     scale, unit = (100.0, "%") if percent else (1.0, "")
+    sign = "+" if signed else ""
     value, low, high = (math.nan if entry[k] is None else entry[k] * scale for k in ("value", "ci_low", "ci_high"))
     if not math.isfinite(value):
         return "n/a"
     digits = 1 if percent else 2
     if not (math.isfinite(low) and math.isfinite(high)):
-        return f"{value:.{digits}f}{unit} (interval n/a)"
-    return f"{value:.{digits}f}{unit} [{low:.{digits}f}, {high:.{digits}f}]"
+        return f"{value:{sign}.{digits}f}{unit} (interval n/a)"
+    return f"{value:{sign}.{digits}f}{unit} [{low:{sign}.{digits}f}, {high:{sign}.{digits}f}]"
 
 
 def render_markdown(summary: dict) -> str:
@@ -47,6 +48,12 @@ def render_markdown(summary: dict) -> str:
               f"| model | {' | '.join(criteria)} | overall |", "|---" * (len(criteria) + 2) + "|"]  # fmt: skip
     for model, t in tables.items():
         lines.append(f"| {model} | " + " | ".join(_ci(t["means"][c]) for c in [*criteria, "overall"]) + " |")
+    against = summary.get("against_base") or {}
+    if against:
+        lines += ["", "## Against the untuned base model, paired by question", "",
+                  "| model | questions | weighted rating minus base's | resolved |", "|---|---|---|---|"]  # fmt: skip
+        for model, d in against.items():
+            lines.append(f"| {model} | {d['questions']} | {_ci(d, signed=True)} | {'yes' if d['resolved'] else 'no'} |")
     lines += ["", "## Judges against the humans", ""]
     agreement = summary["agreement"]
     if not agreement:

@@ -84,6 +84,26 @@ def rating_tables(ratings: pd.DataFrame, rubric: Rubric | None = None, n_boot: i
     return tables
 
 
+def differences_from(ratings: pd.DataFrame, reference: str = "base", n_boot: int = 1000, seed: int = 0) -> dict:
+    """Each other model's mean weighted rating minus `reference`'s, paired by question (the questions both were
+    rated on; each answer's ratings averaged over raters), with its interval over questions and whether it is
+    resolved (the interval excludes 0). {} when `reference` was not rated.
+
+    The per-model tables' intervals overlap more often than the paired difference's: the same question is hard
+    or easy for every model, and pairing takes that out."""
+    by_question = ratings.groupby(["model", "question"])["overall"].mean().unstack("model")
+    if reference not in by_question.columns:
+        return {}
+    out = {}
+    for model in sorted(c for c in by_question.columns if c != reference):
+        paired = (by_question[model] - by_question[reference]).dropna()
+        frame = pd.DataFrame({"question": paired.index, "difference": paired.to_numpy()})
+        interval = _bootstrap(frame, lambda f: float(f["difference"].mean()) if len(f) else math.nan, n_boot, seed)
+        resolved = bool(math.isfinite(interval.low) and (interval.low > 0 or interval.high < 0))
+        out[str(model)] = {**interval.as_dict(), "questions": int(len(frame)), "resolved": resolved}
+    return out
+
+
 def rated_items(ratings: pd.DataFrame, judged: pd.DataFrame) -> pd.DataFrame:
     """One row per rated answer: the mean human rating and the judges' scores of that same answer text.
 

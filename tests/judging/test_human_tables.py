@@ -13,7 +13,14 @@ import pandas as pd
 import pytest
 
 from judging.human.section import render_markdown
-from judging.human.tables import agreement_table, calibration, rated_items, rating_tables, rounded_rating
+from judging.human.tables import (
+    agreement_table,
+    calibration,
+    differences_from,
+    rated_items,
+    rating_tables,
+    rounded_rating,
+)
 from judging.rubric import Rubric
 from tests.helpers import subprocess_env
 
@@ -148,3 +155,25 @@ def test_mlflow_gets_every_quality_figure_with_its_interval(tmp_path):
         assert metrics[f"{name}_ci_low"] <= metrics[name] <= metrics[f"{name}_ci_high"], name
         assert metrics[f"{name}_ci_low"] < metrics[f"{name}_ci_high"], name
     assert metrics["human_ratings__knee"] == 10
+
+
+def test_each_model_against_base_is_paired_by_question_and_says_whether_it_is_resolved():
+    # Questions differ in difficulty far more than the models do: unpaired intervals overlap, the paired one does not.
+    hard = [1, 4, 2, 5, 1, 3, 2, 4, 1, 5, 2, 3]
+    ratings = _ratings({"base": hard, "knee": [min(h + 1, 5) if h < 5 else 5 for h in hard], "other": hard})
+    diffs = differences_from(ratings, "base", n_boot=300)
+    knee, other = diffs["knee"], diffs["other"]
+    assert knee["questions"] == 12 and knee["value"] == pytest.approx(10 / 12)
+    assert knee["resolved"] and 0 < knee["ci_low"] <= knee["value"] <= knee["ci_high"]
+    assert other["value"] == 0 and not other["resolved"]
+    tables = rating_tables(ratings, n_boot=300)
+    assert tables["knee"]["means"]["overall"]["ci_low"] < tables["base"]["means"]["overall"]["ci_high"]  # overlap
+    assert differences_from(ratings.query("model != 'base'"), "base") == {}
+    summary = {
+        "search": "s", "ratings": len(ratings), "raters": 1, "answers": 36, "questions": 12, "criteria": CRITERIA,
+        "weights": Rubric().weights, "tables": tables, "against_base": diffs, "agreement": {},
+        "calibration": {"fitted": False, "reason": "no rated answer has judge scores"},
+    }  # fmt: skip
+    text = render_markdown(summary)
+    assert "| knee | 12 | +0.83 [+" in text and "| yes |" in text and "| other | 12 | +0.00 [" in text
+    assert "36 ratings by 1 rater of" in text
