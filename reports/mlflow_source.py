@@ -111,9 +111,16 @@ def _manifest(client: MlflowClient, run_id: str) -> dict[str, Any] | None:
     return loaded if isinstance(loaded, dict) else {"manifest": loaded}
 
 
+def _full_table(path: str) -> str:
+    """Where the full panel's per-item table sits beside `path` (judge_answers.json -> judge_answers_full.json)."""
+    return path.removesuffix(".json") + "_full.json"
+
+
 class RunAnswers(Mapping):
     """Judged answers per item (MLflow's `log_table` JSON) by trial id, `BASELINE` for the parent's: downloaded on
-    first use, since a report shows three models' answers, not every trial's."""
+    first use, since a report shows three models' answers, not every trial's. Where the full panel re-judged a
+    model at the search's end (`judging.full_panel_policy: front`, search/rejudge.py), its table is the one read,
+    so each answer's score is on the scale the front and the summary use."""
 
     def __init__(self, client: MlflowClient, parent_run_id: str, trial_runs: Mapping[str, str]):
         self._client = client
@@ -125,7 +132,10 @@ class RunAnswers(Mapping):
         if key not in self._where:
             raise KeyError(key)
         if key not in self._loaded:
-            table = _json_artifact(self._client, *self._where[key])
+            run_id, path = self._where[key]
+            table = _json_artifact(self._client, run_id, _full_table(path))
+            if table is None:
+                table = _json_artifact(self._client, run_id, path)
             ok = isinstance(table, dict) and "columns" in table and "data" in table
             self._loaded[key] = pd.DataFrame(table["data"], columns=table["columns"]) if ok else None
         if self._loaded[key] is None:

@@ -65,6 +65,7 @@ USAGE_METRICS = (*COST_COLUMNS, "judge_cache_hits", "judge_failures")
 # What the front and trial tables show beyond front_table's columns.
 COLUMNS = (TIER, CHEAP_SCORE, CHEAP_FRONT_PROBABILITY, *COST_COLUMNS, *FULL_COST_COLUMNS)
 FULL_ARTIFACT = "judge_answers_full.json"
+BASELINE_FULL_ARTIFACT = f"baseline/{FULL_ARTIFACT}"  # on the parent run, beside the untuned model's cheap table
 PENDING_METRIC = "full_panel_pending_trials"
 JUDGING_LEDGER = "judging_calls.json"
 CALIBRATION_KEY = "calibration"
@@ -376,6 +377,7 @@ def rejudge(
     settings = config.judging
     ledger = JudgingLedger(reports_dir(config) / JUDGING_LEDGER)
     baseline: dict[str, float] = {}
+    baseline_items = None  # the untuned model's answers as the full panel judged them
     base_score, pending = None, ()
     if settings.full_panel_policy == "front" and not front.done.empty and not items.empty:
         panel = Panel.from_config(settings, cache_dir=config.paths.cache_dir.resolve() / "judge", tier="full")
@@ -390,6 +392,7 @@ def rejudge(
             if math.isfinite(base.judge_score):
                 rejudged[BASELINE_ROW] = base
                 base_score = base.judge_score
+                baseline_items = base.items
             else:
                 outcome.pending += (BASELINE_ROW,)
             ledger.settle({BASELINE_ROW: base})
@@ -410,7 +413,7 @@ def rejudge(
     line = outcome.summary_line(config.experiment.name)
     log.info("%s", line)
     with tolerating_mlflow_outage() as outage:
-        _record(client, parent_run_id, outcome, baseline)
+        _record(client, parent_run_id, outcome, baseline, baseline_items)
     if outage.reason:
         log.warning("judging tiers not recorded in MLflow (%s); they are in the front's tables", outage.reason)
     return EndJudged(outcome.front, items, line, base_score, pending)
@@ -476,8 +479,11 @@ def _single_tier(front: Front) -> Rejudged:
     return Rejudged(front=_with_columns(dataclasses.replace(front, done=done)), selection=None)
 
 
-def _record(client, parent_run_id: str, outcome: Rejudged, baseline: Mapping[str, float]) -> None:
-    """The search's judging cost on the parent run; each trial's tier (tag) and full-panel figures on its run."""
+def _record(
+    client, parent_run_id: str, outcome: Rejudged, baseline: Mapping[str, float], baseline_items=None
+) -> None:
+    """The search's judging cost on the parent run; each trial's tier (tag) and full-panel figures on its run; the
+    full panel's per-item tables (a trial's, the untuned model's) beside the cheap ones, for the report's answers."""
     from mlflow.entities import Metric
 
     def batch(run_id: str, metrics: Mapping[str, float], step: int = 0) -> None:
@@ -487,6 +493,8 @@ def _record(client, parent_run_id: str, outcome: Rejudged, baseline: Mapping[str
             client.log_batch(run_id, metrics=rows)
 
     batch(parent_run_id, {**outcome.search_metrics(), **baseline})
+    if baseline_items is not None:
+        client.log_table(parent_run_id, data=baseline_items, artifact_file=BASELINE_FULL_ARTIFACT)
     runs = outcome.front.done.set_index(outcome.front.done["trial_id"].astype(str)).get("mlflow_run_id")
     if runs is None:
         return
