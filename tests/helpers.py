@@ -21,6 +21,12 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
 CRITERIA = ("relevance", "grammar", "structure", "style")
 
+# The folder every search of a test session builds its corpus in (tests/conftest.py creates it). A corpus is
+# content-addressed (corpus/pipeline.py names it by a hash of its inputs) and reused when complete, so searches
+# with the same corpus settings build it once: a tiny corpus build through Ray Data took about 25 s of each
+# 50-170 s search on 2 cores. Tests that break or inspect the corpus keep a folder of their own.
+SHARED_CORPUS_ENV = "LORAPARETO_TESTS_CORPUS_DIR"
+
 QUIET_ENV = {
     "LITELLM_LOCAL_MODEL_COST_MAP": "True",  # litellm's cost-map fetch at import deadlocks the server
     "MLFLOW_DISABLE_TELEMETRY": "true",
@@ -34,8 +40,16 @@ def subprocess_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def shared_corpus() -> list[str]:
+    """`--set paths.data_dir=<this session's corpus folder>`: the corpus built by an earlier search is reused."""
+    return ["--set", f"paths.data_dir={os.environ[SHARED_CORPUS_ENV]}"]
+
+
 def run_search(workdir: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
-    """`python -m search.run ARGS` in `workdir`, as a user runs it; fails the test unless it exits 0."""
+    """`python -m search.run ARGS` in `workdir`, as a user runs it, on the session's corpus folder unless ARGS
+    name one; fails the test unless it exits 0."""
+    if not any(arg.startswith("paths.data_dir=") for arg in args):
+        args = (*args, *shared_corpus())
     proc = subprocess.run(
         [sys.executable, "-m", "search.run", *args],
         cwd=workdir, env=subprocess_env(), capture_output=True, text=True, timeout=timeout,

@@ -21,7 +21,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from judging.panel import JudgeItem, Panel
-from tests.helpers import FlakyJudgeServer, free_port, subprocess_env
+from tests.helpers import FlakyJudgeServer, free_port, shared_corpus, subprocess_env
 
 CRITERIA = ("relevance", "grammar", "structure", "style")
 
@@ -107,8 +107,9 @@ def faulty_search(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("faulty")
     server = FlakyJudgeServer()
     try:
+        arguments = [*FAULTY_SEARCH, *shared_corpus(), "--set", f"judging.api_base={server.url}"]
         proc = subprocess.run(
-            [sys.executable, "-m", "search.run", *FAULTY_SEARCH, "--set", f"judging.api_base={server.url}"],
+            [sys.executable, "-m", "search.run", *arguments],
             cwd=workdir,
             env=subprocess_env(OPENAI_API_KEY="sk-canary-not-a-real-key-0000"),
             capture_output=True,

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
-from tests.helpers import MlflowServer, subprocess_env
+from tests.helpers import MlflowServer, shared_corpus, subprocess_env
 
 pytestmark = pytest.mark.e2e
 
@@ -67,7 +67,7 @@ def outage(tmp_path_factory):
     server.start().wait_healthy()
     client = MlflowClient(server.url)
     search = subprocess.Popen(
-        [sys.executable, "-m", "search.run", *_options(server.url)],
+        [sys.executable, "-m", "search.run", *_options(server.url), *shared_corpus()],
         cwd=workdir, env=NO_RETRIES_ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
@@ -107,7 +107,7 @@ def test_resync_logs_what_mlflow_missed_exactly_once(outage):
 
     def resync() -> str:
         out = subprocess.run(
-            [sys.executable, "-m", "search.run", "--resync", NAME, *_options(server.url)],
+            [sys.executable, "-m", "search.run", "--resync", NAME, *_options(server.url), *shared_corpus()],
             cwd=workdir, env=NO_RETRIES_ENV, capture_output=True, text=True, timeout=600,
         )  # fmt: skip
         assert out.returncode == 0 and "Traceback" not in out.stderr, out.stderr[-3000:]

@@ -17,7 +17,7 @@ import urllib.request
 import pytest
 
 from common.mlflow_names import EXPERIMENT_KIND, FRONT_MARKER, KNEE_MARKER, NOTE_TAG
-from tests.helpers import MlflowServer, subprocess_env
+from tests.helpers import MlflowServer, shared_corpus, subprocess_env
 
 pytestmark = pytest.mark.e2e
 
@@ -68,7 +68,7 @@ def search(tmp_path_factory):
     try:
         server.wait_healthy()
         out = subprocess.run(
-            [sys.executable, "-m", "search.run", *OPTIONS, "--set", f"tracking.uri={server.url}"],
+            [sys.executable, "-m", "search.run", *OPTIONS, *shared_corpus(), "--set", f"tracking.uri={server.url}"],
             cwd=workdir, env=subprocess_env(), capture_output=True, text=True, timeout=1200,
         )  # fmt: skip
         assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]

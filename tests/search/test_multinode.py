@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from tests.helpers import ROOT, MlflowServer
+from tests.helpers import ROOT, MlflowServer, shared_corpus
 
 pytestmark = pytest.mark.e2e  # every test here needs the two-node cluster and the MLflow server (about 1 minute)
 
@@ -104,7 +104,7 @@ def _driver(cluster, mlflow_url: str, *extra: str) -> tuple[list[str], dict[str,
     for key in ("MLFLOW_TRACKING_URI", "RAY_ADDRESS"):
         env.pop(key, None)
     command = [
-        sys.executable, "-m", "search.run", "--preset", "tiny", "--address", cluster.address, *SMALL,
+        sys.executable, "-m", "search.run", "--preset", "tiny", "--address", cluster.address, *SMALL, *shared_corpus(),
         "--set", f"tracking.uri={mlflow_url}", *extra,
     ]  # fmt: skip
     return command, env

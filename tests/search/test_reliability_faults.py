@@ -18,7 +18,7 @@ import optuna
 import pytest
 from mlflow.tracking import MlflowClient
 
-from tests.helpers import subprocess_env
+from tests.helpers import shared_corpus, subprocess_env
 from tests.search.test_faults import small_disk
 
 NAME = "faults"
@@ -80,7 +80,7 @@ def test_a_diverged_trial_and_a_full_disk_mid_search_keep_every_trial_once(tmp_p
     env = subprocess_env()
     log = (tmp_path / "first.log").open("w")
     driver = subprocess.Popen(
-        [sys.executable, "-m", "search.run", *ARGS],
+        [sys.executable, "-m", "search.run", *ARGS, *shared_corpus()],
         cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     db = tmp_path / "mlflow.db"

@@ -16,7 +16,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from search.searcher import UNRECORDED_ATTR
-from tests.helpers import ROOT
+from tests.helpers import ROOT, shared_corpus
 
 NAME = "resumed"
 ARGS = [
@@ -83,7 +83,7 @@ def test_sigkilled_driver_resumes_with_each_trial_once(tmp_path):
     env.pop("MLFLOW_TRACKING_URI", None)
     log = (tmp_path / "first.log").open("w")
     driver = subprocess.Popen(
-        [sys.executable, "-m", "search.run", "--preset", "tiny", *ARGS],
+        [sys.executable, "-m", "search.run", "--preset", "tiny", *ARGS, *shared_corpus()],
         cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
     optuna_db = tmp_path / "optuna.db"
@@ -103,7 +103,7 @@ def test_sigkilled_driver_resumes_with_each_trial_once(tmp_path):
     assert len(finished_before) < 4
 
     resumed = subprocess.run(
-        [sys.executable, "-m", "search.run", "--preset", "tiny", *ARGS, "--resume", NAME],
+        [sys.executable, "-m", "search.run", "--preset", "tiny", *ARGS, *shared_corpus(), "--resume", NAME],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900,
     )
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
@@ -144,7 +144,7 @@ def test_sigterm_ends_the_trials_cleanly_refuses_a_second_driver_and_the_printed
     the trials through Tune's graceful stop, keeps what finished, and prints the exact command; that command
     finishes the search with every trial once in Tune, Optuna and MLflow."""
     name = "stopped"
-    args = ["--preset", "tiny", *ARGS[2:], "--set", f"experiment.name={name}"]
+    args = ["--preset", "tiny", *ARGS[2:], "--set", f"experiment.name={name}", *shared_corpus()]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("MLFLOW_TRACKING_URI", None)
     log = (tmp_path / "first.log").open("w")

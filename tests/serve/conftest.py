@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from tests.helpers import free_port, subprocess_env
+from tests.helpers import free_port, shared_corpus, subprocess_env
 
 SEARCH = "served"
 API_KEY = "test-key-0123456789abcdef"
@@ -51,7 +51,7 @@ def run_cli(workdir: Path, *args: str, timeout: int = 600, **env: str) -> subpro
 @pytest.fixture(scope="session")
 def search(tmp_path_factory) -> Search:
     workdir = tmp_path_factory.mktemp("served-search")
-    proc = run_cli(workdir, "-m", "search.run", *SMALL, timeout=900)
+    proc = run_cli(workdir, "-m", "search.run", *SMALL, *shared_corpus(), timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     uri = f"sqlite:///{workdir / 'mlflow.db'}"
     client = MlflowClient(uri)
