@@ -154,6 +154,8 @@ _OBJECT = re.compile(rf"\b(?:{_SECRET}|{_PROTECTION})\b")
 _ADVISED_AGAINST = re.compile(r"(?:\b(?:never|not|no|avoid|without)\b|n't)(?:\s+\S+){0,3}\s*$", re.IGNORECASE)
 # Dialling codes (``*#06#``, ``**61*1571#``, ``##002#``): compared whole, since one star moved is another code.
 _CODE = re.compile(r"[*#][\d*#]*\d[\d*#]*")
+# IP addresses (``192.168.1.254``): compared whole, since one group changed is another device.
+_IP = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}\b")
 # Web, e-mail and APN addresses (``data.telco.net``, ``help@telco.com``): compared whole, lower-cased.
 _ADDRESS = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b|\b(?:[a-z0-9-]+\.)+[a-z]{2,}\b", re.IGNORECASE)
 # A figure with its unit: a currency before it, a unit after it, and a period it is counted per ("£6 a day").
@@ -202,7 +204,7 @@ def _value(figure: str) -> str:
 def _without_layout(text: str) -> str:
     """The text without list markers and thousands separators, codes and addresses blanked out."""
     text = _THOUSANDS.sub("", LIST_NUMBER.sub("", text))
-    return _ADDRESS.sub(" ", _CODE.sub(" ", text))
+    return _ADDRESS.sub(" ", _CODE.sub(" ", _IP.sub(" ", text)))
 
 
 def numbers(text: str) -> set[str]:
@@ -218,6 +220,10 @@ def codes(text: str) -> set[str]:
 
 def addresses(text: str) -> set[str]:
     return {address.lower() for address in _ADDRESS.findall(text)}
+
+
+def ip_addresses(text: str) -> set[str]:
+    return set(_IP.findall(text))
 
 
 def names(text: str) -> set[str]:
@@ -279,7 +285,7 @@ def unknown_numbers(candidate: str, reference: str, question: str) -> int:
     free = {text: bool(_FREE.search(text)) for text in (candidate, reference)}
     if free[candidate] != free[reference] and _CHARGED.search(reference if free[candidate] else candidate):
         unknown.add(("free", "money", None))
-    whole = (codes, addresses, names)
+    whole = (codes, addresses, names, ip_addresses)
     return len(unknown) + sum(len(found(candidate) - found(known_text)) for found in whole)
 
 

@@ -4,7 +4,8 @@ A wrong answer is often the right one with one instruction changed ("turn it on"
 menu, another figure, a step replaced, a harmful sentence slipped in), and its similarity to the reference is
 then higher than a real paraphrase's, so closeness can only mislead. This check diffs the two texts token by
 token (difflib). Changed stretches separated by fewer than ANCHOR_TOKENS equal tokens are one edit; when the
-edits cover at most NEAR_COPY of the reference, the answer is a near-copy and each edit is read on its own:
+edits are at most MAX_EDITS and cover at most NEAR_COPY of the reference, the answer is a near-copy and each
+edit is read on its own:
 
 - a figure or code changed, a word swapped for its opposite (on/off, before/after, keep/drop, plus/minus, ...),
   a negation added or dropped: always a change of meaning;
@@ -14,8 +15,9 @@ edits cover at most NEAR_COPY of the reference, the answer is a near-copy and ea
 - other replacements: a change unless the two sides mean the same to the sentence embedding (MiniLM cosine at
   least SAME_SHORT for a word or two, SAME_LONG for longer stretches, where related but different instructions
   already reach 0.6-0.7);
-- a stretch added or dropped: a change when it holds an instruction, a figure or at least NEW_WORDS content
-  words, unless it is the same text moved elsewhere.
+- a stretch added: a change when it holds an instruction, a figure, a negation or risky advice; dropped: when
+  it holds an instruction, a figure or at least NEW_WORDS content words; neither when it is the same text
+  moved elsewhere (or two stretches swapped), a closing line or a polite remark.
 
 Measured on the project's holdouts (tests/fixtures/judging): one-fact-wrong answers written on the reference
 have edits covering 0.01-0.35 of it, paraphrases 0.52-1.0, so a paraphrase is never read edit by edit.
@@ -35,8 +37,12 @@ from judging import text_features as tf
 _TOKEN = re.compile(r"[a-z0-9£$€*#]+(?:[-'.,:/][a-z0-9*#]+)*|[^\sa-z0-9]")
 # Fewer equal tokens than this between two changed stretches make them one edit.
 ANCHOR_TOKENS = 4
-# Edits covering at most this share of the reference's tokens make the answer a near-copy (see module doc).
+# Edits covering at most this share of the reference's tokens make the answer a near-copy (see module doc) ...
 NEAR_COPY = 0.45
+# ... and so do at most this many edits: one wrong instruction is one to three edits (a figure given twice, a
+# word and its echo), while an answer built from the same sentences in another order and other joins (as the
+# corpus's own template answers are) makes five to ten.
+MAX_EDITS = 3
 # MiniLM cosine at which two replaced stretches mean the same. Measured here: synonyms of a word or two
 # (restart/reboot 0.85, problem/issue 0.83, usually/normally 0.79, phone/handset 0.60) against different menu
 # items and objects (Mobile data/Calls 0.26, Security/Guest Wi-Fi 0.17, green Phone/yellow LAN 0.33), but single
@@ -46,10 +52,12 @@ NEAR_COPY = 0.45
 SAME_SHORT = 0.8
 SAME_LONG = 0.85
 SHORT_WORDS = 2
-# An added or dropped stretch with this many content words carries information of its own.
+# A dropped stretch with this many content words carries information of its own.
 NEW_WORDS = 3
 # ... unless it is a support desk's closing line of at most this many content words.
 CLOSING_WORDS = 6
+# A stretch is the same text moved when this share of its content words is what the other edits add or drop.
+MOVED_WORDS = 0.8
 # Words that only soften or join ("please just do it") and change no instruction.
 FILLER = frozenset(
     "please just simply also now kindly quickly actually really first thanks thank sure okay ok then and or "
@@ -121,7 +129,7 @@ def near_copy_edits(reference: str, candidate: str) -> list[Edit] | None:
         else:
             spans.append([i1, i2, j1, j2])
     spans = [s for s in spans if s]
-    if sum(i2 - i1 for i1, i2, _, _ in spans) > NEAR_COPY * len(ref):
+    if len(spans) > MAX_EDITS or sum(i2 - i1 for i1, i2, _, _ in spans) > NEAR_COPY * len(ref):
         return None
     edits = [Edit(tuple(ref[i1:i2]), tuple(cand[j1:j2])) for i1, i2, j1, j2 in spans]
     return [e for e in edits if e.removed != e.added]
@@ -165,11 +173,18 @@ def texts_to_embed(reference: str, candidate: str) -> list[str]:
             for text in (e.removed_text, e.added_text)]  # fmt: skip
 
 
-def changes_meaning(edit: Edit, similarity: Callable[[str, str], float], moved: bool = False) -> bool:
-    """Whether one edit of a near-copy changes what the answer tells the customer (see the module doc)."""
-    if moved:
+def changes_meaning(edit: Edit, similarity: Callable[[str, str], float], others: tuple[Edit, ...] = ()) -> bool:
+    """Whether one edit of a near-copy changes what the answer tells the customer (see the module doc). `others`
+    are the answer's other edits: a stretch dropped here and added there (a sentence moved, two swapped) or a
+    figure given in another place changes nothing."""
+    elsewhere_added = tuple(t for other in others for t in other.added)
+    elsewhere_removed = tuple(t for other in others for t in other.removed)
+    has_words = bool(_content(edit.removed) or _content(edit.added))
+    if others and has_words and _found_in(edit.removed, elsewhere_added) and _found_in(edit.added, elsewhere_removed):
         return False
-    if _figures(edit.removed) != _figures(edit.added) or opposite_swapped(edit):
+    lost = set(_figures(edit.removed)) - set(_figures(edit.added + elsewhere_added))
+    gained = set(_figures(edit.added)) - set(_figures(edit.removed + elsewhere_removed))
+    if lost or gained or opposite_swapped(edit):
         return True
     removed, added = _content(edit.removed), _content(edit.added)
     if sorted(removed) == sorted(added) or _same_class(removed, added):
@@ -180,30 +195,26 @@ def changes_meaning(edit: Edit, similarity: Callable[[str, str], float], moved: 
         # A closing line ("contact us if you have any other questions") gives no instruction of the fix.
         closing = dc.boilerplate_phrases(text) > 0 and len(removed or added) <= CLOSING_WORDS
         polite = tf.politeness(text) > 0 and not _instruction(words)
-        substantial = _instruction(words) or len(removed or added) >= NEW_WORDS
-        return substantial and (bool(dc.risky_actions(text)) or not (closing or polite))
+        # An added sentence matters when it tells the customer to do something (a harmful step slipped in); an
+        # added remark ("we're here if you need anything else") does not. A dropped stretch matters when it held
+        # an instruction or a condition of some length ("with other devices disconnected").
+        substantial = _instruction(words) or (not added and len(removed) >= NEW_WORDS)
+        return bool(dc.risky_actions(text)) or (substantial and not (closing or polite))
     short = max(len(removed), len(added)) <= SHORT_WORDS
     return similarity(edit.removed_text, edit.added_text) < (SAME_SHORT if short else SAME_LONG)
 
 
 def changed_details(reference: str, candidate: str, similarity: Callable[[str, str], float]) -> int:
     """Edits of a near-copy of the reference that change its meaning; 0 for an answer that is no near-copy.
-    A stretch dropped in one place and added in another (a sentence moved) is no change here: the order of
-    steps is judged by `detail_checks.reversed_steps`."""
+    A stretch moved elsewhere is no change here: the order of steps is judged by
+    `detail_checks.reversed_steps`."""
     edits = near_copy_edits(reference, candidate)
     if not edits:
         return 0
-    count = 0
-    for edit in edits:
-        one_sided = edit.added if not edit.removed else edit.removed if not edit.added else ()
-        moved = bool(one_sided) and any(
-            _similar_words(one_sided, other.removed or other.added) for other in edits
-            if other is not edit and (not other.removed or not other.added) and bool(other.added) != bool(edit.added)
-        )  # fmt: skip
-        count += changes_meaning(edit, similarity, moved)
-    return count
+    return sum(changes_meaning(edit, similarity, tuple(edits[:k] + edits[k + 1 :])) for k, edit in enumerate(edits))
 
 
-def _similar_words(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
-    words_a, words_b = set(_content(a)), set(_content(b))
-    return bool(words_a | words_b) and len(words_a & words_b) / len(words_a | words_b) >= 0.8
+def _found_in(words: tuple[str, ...], pool: tuple[str, ...]) -> bool:
+    """Most (MOVED_WORDS) of the stretch's content words are in the pool; an empty stretch always is."""
+    content = set(_content(words))
+    return not content or len(content & set(_content(pool))) / len(content) >= MOVED_WORDS

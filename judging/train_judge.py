@@ -367,7 +367,10 @@ def scenario_rows(glossary: Glossary, expander: TemplateExpander, scenario: Scen
             if wrong is not None and wrong != base:
                 rows.append(dict(kind=f"wrong_{kind}", label="wrong_detail", answer=wrong))
                 break
-    rows += _wrong_steps(rng.choice((reference, *corrects[:-2])), cause.fix, glossary, rng)
+    # Half the wrong steps are written on the reference itself, as a wrong answer that differs from the right one
+    # by one instruction is: only the near-copy edits (judging.edits) can see those.
+    step_base = reference if rng.random() < 0.5 else rng.choice(corrects[:-2])
+    rows += _wrong_steps(step_base, cause.fix, glossary, rng)
     base = rng.choice(corrects[:-2])
     harmful = rng.choice(HARMFUL).format(secret=rng.choice(SECRETS), protection=rng.choice(PROTECTIONS))
     rows.append(dict(kind="wrong_harmful", label="wrong_detail",

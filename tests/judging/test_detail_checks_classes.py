@@ -134,3 +134,8 @@ def test_a_warning_turned_into_advice():
     assert dc.broken_warnings("Opening the back of the router is dangerous.", reference) == 0
     assert dc.broken_warnings("Only open the back of the router once an engineer says so.", reference) == 0
     assert dc.new_risky_actions("Open the back of the router and check the power supply.", reference) == 1
+
+
+def test_ip_addresses_compared_whole():
+    assert dc.unknown_numbers("Log in at 192.168.1.1.", "Log in at 192.168.0.1.", "") == 1
+    assert dc.unknown_numbers("Log in at 192.168.0.1 within 2 minutes.", "Open 192.168.0.1 within 2 minutes.", "") == 0
