@@ -21,7 +21,7 @@ warning, drawn from the training-only lists below):
   learns that from these rows;
 - wrong step: a fix step swapped for another fault's, its action replaced by another ("delete", "reset",
   "unplug", ...), two consecutive fix steps reversed, one left out, or one waved away ("there's no need to
-  ...");
+  ..."), half of them written on the reference itself (what only the near-copy edits of judging.edits see);
 - non-answer: polite refusals, boilerplate that names the topic but solves nothing, another term's answer.
 
 Terms are split: every fifth glossary term only in validation, so the reported accuracy is on products the
