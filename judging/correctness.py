@@ -36,6 +36,7 @@ import difflib
 import functools
 import hashlib
 import json
+import re
 from importlib import resources
 
 import numpy as np
@@ -58,7 +59,7 @@ DETAIL_FEATURES = ("unknown_numbers", "unknown_menu_segments", "flipped_switches
 
 HEAD_FILE = "correctness_head.json"
 # sha256 of judging/data/correctness_head.json as written by `python -m judging.train_judge`.
-HEAD_SHA256 = "0fff3ca3bd4ab53156afa62549df424e525f229f620bd2c16a4b7de09257dfda"
+HEAD_SHA256 = "5c18fdc9c2819128fe3b70872b53f53d5ac0c748d5590c6e7c991ec1ebe79e88"
 
 # A candidate sentence counts as stating the same thing as a reference sentence above this MiniLM cosine
 # (reworded sentences of the training pairs sit at 0.6-0.95, sentences on other steps below 0.5).
@@ -116,9 +117,15 @@ def negation_flips(candidate_sentences: list[str], reference_sentences: list[str
         j = int(np.argmax(cosines[i]))
         reference = reference_sentences[j]
         aligned = cosines[i, j] >= ALIGNED_SENTENCE and _word_overlap(sentence, reference) >= ALIGNED_WORDS
-        if aligned and dc.negations(sentence) != dc.negations(reference) and _same_order(sentence, reference):
+        # A sentence that joins two of the reference's ("..., but never look into the cable's end") is compared
+        # by its clause closest to this one.
+        clause = max(_CLAUSES.split(sentence), key=lambda c: _word_overlap(c, reference))
+        if aligned and dc.negations(clause) != dc.negations(reference) and _same_order(sentence, reference):
             flips += 1
     return flips
+
+
+_CLAUSES = re.compile(r",?\s+but\s+|;\s+|,\s+(?:and|so|because|as)\s+", re.IGNORECASE)
 
 
 def _same_order(a: str, b: str) -> bool:
