@@ -190,7 +190,7 @@ def main(argv: list[str] | None = None) -> None:
             "torch_threads": torch.get_num_threads(),
             "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
             "load_average_1min_before_after": [load_before[0], load_after[0]],
-            "note": "shared machine: other sessions ran tests and searches on the same cores during this call",
+            "note": "a development machine other jobs may share: the load averages say how busy it was",
         },
         "base_model": args.base,
         "adapters": f"{args.adapters} x LoRA r=16 all-linear, random init (init_lora_weights=False)",
