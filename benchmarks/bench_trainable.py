@@ -197,7 +197,7 @@ def main() -> None:
             "python": platform.python_version(),
             "torch": torch.__version__,
             "device": "cpu",
-            "shared": "other engineers' jobs ran on the same 2 cores during the run",
+            "shared": "a development machine other jobs may share: the load average says how busy it was",
         },
     }
     write_json(args.out, result)
