@@ -176,7 +176,7 @@ def main() -> None:
 
     result = {
         "what": "training tokens/s of peft LoRA + trainables.train.LoraTrainer vs stock transformers.Trainer + peft",
-        "command": " ".join(["python", *sys.argv]),
+        "command": " ".join(["python -m benchmarks.bench_trainable", *sys.argv[1:]]),
         "model": f"{config.model.base} (tiny preset)",
         "lora": {"rank": settings.rank, "target_modules": settings.target_modules, "batch_size": settings.batch_size},
         "examples": len(examples),
