@@ -592,7 +592,6 @@ def new_risky_actions(candidate: str, reference: str, question: str = "") -> int
 
 # A warning: "do not look into the end of the cable", "never share the code", "avoid resetting the hub".
 _WARNING = re.compile(r"(?:\b(?:do not|never|avoid)\b|\bdon't\b)\s+([a-z]+)((?:\s+[\w'-]+){1,6})", re.IGNORECASE)
-_NEGATED_BEFORE = re.compile(r"(?:\b(?:not|never|no|avoid|without)\b|n't)(?:\s+\S+){0,3}\s*$", re.IGNORECASE)
 # Words after which an action is allowed only in some case ("only unplug it once the light is off").
 _PERMISSION = re.compile(r"\b(?:only|once|after|until|unless|if)\b", re.IGNORECASE)
 
@@ -609,7 +608,7 @@ def broken_warnings(candidate: str, reference: str) -> int:
         for match in re.finditer(rf"\b{verb}\b", candidate, re.IGNORECASE):
             clause = re.split(r"[.;:!?\n]", candidate[: match.start()])[-1]
             following = _normal_words(" ".join(candidate[match.end() :].split()[:8]))
-            if _NEGATED_BEFORE.search(clause) or _PERMISSION.search(clause):
+            if _ADVISED_AGAINST.search(clause) or _PERMISSION.search(clause):
                 continue
             if len(following & objects) / len(objects) >= 0.5:
                 count += 1
