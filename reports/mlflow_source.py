@@ -22,11 +22,10 @@ from common.errors import InputError
 from common.mlflow_names import ROLE_TAG
 from front.objectives import DEFAULT_OBJECTIVES, objectives_from_json
 from reports.study import BASELINE, Study
-from trainables.contract import JUDGE_ANSWERS
+from trainables.contract import BASELINE_ANSWERS, BASELINE_ANSWERS_FULL, JUDGE_ANSWERS, JUDGE_ANSWERS_FULL
 
 MANIFEST_ARTIFACT = "corpus/manifest.json"
 UNCERTAINTY_ARTIFACT = "uncertainty/uncertainty.json"  # search/recording.py writes it at the search's end
-BASELINE_ANSWERS_ARTIFACT = f"baseline/{JUDGE_ANSWERS}"
 BASELINE_PREFIX = "baseline_"
 REFERENCE_PARAM_PREFIX = "reference_point."
 ENVIRONMENT_TAGS = ("gpu_type", "energy_source", "corpus_hash")
@@ -111,11 +110,6 @@ def _manifest(client: MlflowClient, run_id: str) -> dict[str, Any] | None:
     return loaded if isinstance(loaded, dict) else {"manifest": loaded}
 
 
-def _full_table(path: str) -> str:
-    """Where the full panel's per-item table sits beside `path` (judge_answers.json -> judge_answers_full.json)."""
-    return path.removesuffix(".json") + "_full.json"
-
-
 class RunAnswers(Mapping):
     """Judged answers per item (MLflow's `log_table` JSON) by trial id, `BASELINE` for the parent's: downloaded on
     first use, since a report shows three models' answers, not every trial's. Where the full panel re-judged a
@@ -124,18 +118,19 @@ class RunAnswers(Mapping):
 
     def __init__(self, client: MlflowClient, parent_run_id: str, trial_runs: Mapping[str, str]):
         self._client = client
-        self._where = {BASELINE: (parent_run_id, BASELINE_ANSWERS_ARTIFACT)}
-        self._where.update({trial: (run_id, JUDGE_ANSWERS) for trial, run_id in trial_runs.items()})
+        # (run, the full panel's table, the table the trial or the search logged): the first one there is read.
+        self._where = {BASELINE: (parent_run_id, BASELINE_ANSWERS_FULL, BASELINE_ANSWERS)}
+        self._where.update({t: (run_id, JUDGE_ANSWERS_FULL, JUDGE_ANSWERS) for t, run_id in trial_runs.items()})
         self._loaded: dict[str, pd.DataFrame | None] = {}
 
     def __getitem__(self, key: str) -> pd.DataFrame:
         if key not in self._where:
             raise KeyError(key)
         if key not in self._loaded:
-            run_id, path = self._where[key]
-            table = _json_artifact(self._client, run_id, _full_table(path))
+            run_id, full, own = self._where[key]
+            table = _json_artifact(self._client, run_id, full)
             if table is None:
-                table = _json_artifact(self._client, run_id, path)
+                table = _json_artifact(self._client, run_id, own)
             ok = isinstance(table, dict) and "columns" in table and "data" in table
             self._loaded[key] = pd.DataFrame(table["data"], columns=table["columns"]) if ok else None
         if self._loaded[key] is None:

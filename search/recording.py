@@ -36,6 +36,7 @@ from search.front_table import (
 from search.mlflow_note import NoteContext, knee_version_description, parent_note, search_commands, trial_run_tags
 from search.storage import reports_dir
 from search.tracking import child_runs, log_front, register_adapter, tag_runs
+from trainables.contract import BASELINE_ANSWERS
 
 log = logging.getLogger(__name__)
 FRONT_CSV = "pareto_front.csv"
@@ -209,7 +210,7 @@ def write_timings(config: ExperimentConfig, stages: dict[str, float]) -> None:
 def record_baseline(client, parent_run_id: str, out: dict[str, Any]) -> None:
     numbers = {f"baseline_{k}": v for k, v in out["metrics"].items() if isinstance(v, int | float)}
     _log_metrics(client, parent_run_id, numbers)
-    client.log_table(parent_run_id, data=out["items"], artifact_file="baseline/judge_answers.json")
+    client.log_table(parent_run_id, data=out["items"], artifact_file=BASELINE_ANSWERS)
 
 
 def build_search_report(

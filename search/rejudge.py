@@ -47,6 +47,7 @@ from judging.settings import JudgingConfig
 from search.front_table import Front, compute_front
 from search.judged_items import BASELINE_ROW, PER_JUDGE_PREFIX
 from search.storage import reports_dir
+from trainables.contract import BASELINE_ANSWERS_FULL, JUDGE_ANSWERS_FULL
 from trainables.judged_figures import SCENARIO_ID, judge_score_interval, scenario_ids
 from trainables.tracking import tolerating_mlflow_outage
 
@@ -64,8 +65,7 @@ FULL_COST_COLUMNS = tuple(f"{name}_full" for name in COST_COLUMNS)
 USAGE_METRICS = (*COST_COLUMNS, "judge_cache_hits", "judge_failures")
 # What the front and trial tables show beyond front_table's columns.
 COLUMNS = (TIER, CHEAP_SCORE, CHEAP_FRONT_PROBABILITY, *COST_COLUMNS, *FULL_COST_COLUMNS)
-FULL_ARTIFACT = "judge_answers_full.json"
-BASELINE_FULL_ARTIFACT = f"baseline/{FULL_ARTIFACT}"  # on the parent run, beside the untuned model's cheap table
+FULL_ARTIFACT = JUDGE_ANSWERS_FULL
 PENDING_METRIC = "full_panel_pending_trials"
 JUDGING_LEDGER = "judging_calls.json"
 CALIBRATION_KEY = "calibration"
@@ -494,7 +494,7 @@ def _record(
 
     batch(parent_run_id, {**outcome.search_metrics(), **baseline})
     if baseline_items is not None:
-        client.log_table(parent_run_id, data=baseline_items, artifact_file=BASELINE_FULL_ARTIFACT)
+        client.log_table(parent_run_id, data=baseline_items, artifact_file=BASELINE_ANSWERS_FULL)
     runs = outcome.front.done.set_index(outcome.front.done["trial_id"].astype(str)).get("mlflow_run_id")
     if runs is None:
         return

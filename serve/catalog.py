@@ -18,13 +18,12 @@ from common.mlflow_names import ROLE_TAG
 from common.paths import PathsConfig
 from corpus.settings import CorpusConfig
 from search.tracking import check_reachable, find_parent_run
+from trainables.contract import BASELINE_ANSWERS, JUDGE_ANSWERS
 from trainables.settings import ModelConfig
 
 BASE = "base"
 KNEE = "knee"
 ADAPTER_ARTIFACT = "adapter"
-ANSWERS_ARTIFACT = "judge_answers.json"
-BASELINE_ANSWERS_ARTIFACT = "baseline/judge_answers.json"
 
 
 @dataclass(frozen=True)
@@ -102,7 +101,7 @@ def load_catalog(name: str, tracking_uri: str) -> SearchCatalog:
         raise InputError("--search", None, f"search {name!r} has no parent run in MLflow (was it started?)")
     parent_run = client.get_run(parent)
     config = _search_config(client, parent)
-    models = {BASE: ServedModel(BASE, parent, BASELINE_ANSWERS_ARTIFACT)}
+    models = {BASE: ServedModel(BASE, parent, BASELINE_ANSWERS)}
     trials = client.search_runs(
         [experiment.experiment_id],
         filter_string=f"tags.`mlflow.parentRunId` = '{parent}' and tags.`{ROLE_TAG}` = 'trial'",
@@ -114,11 +113,11 @@ def load_catalog(name: str, tracking_uri: str) -> SearchCatalog:
             continue
         rank = run.data.tags.get("pareto_rank", "")
         model = ServedModel(
-            f"trial-{run.data.tags['trial_id']}", run.info.run_id, ANSWERS_ARTIFACT, int(rank) if rank else None
+            f"trial-{run.data.tags['trial_id']}", run.info.run_id, JUDGE_ANSWERS, int(rank) if rank else None
         )
         models[model.name] = model
         if run.info.run_id == knee_run:
-            models[KNEE] = ServedModel(KNEE, run.info.run_id, ANSWERS_ARTIFACT, model.pareto_rank)
+            models[KNEE] = ServedModel(KNEE, run.info.run_id, JUDGE_ANSWERS, model.pareto_rank)
     return SearchCatalog(name, tracking_uri, parent, config, models)
 
 

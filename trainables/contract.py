@@ -25,6 +25,11 @@ CHECKPOINT_DIR = "trial"
 ADAPTER_DIR = "adapter"
 # Also the MLflow artifact name of the judged answers on the trial's run.
 JUDGE_ANSWERS = "judge_answers.json"
+# Beside it, the full panel's table where it judged the trial again at the search's end (search/rejudge.py).
+JUDGE_ANSWERS_FULL = "judge_answers_full.json"
+# The untuned base model's tables, on the search's parent run.
+BASELINE_ANSWERS = f"baseline/{JUDGE_ANSWERS}"
+BASELINE_ANSWERS_FULL = f"baseline/{JUDGE_ANSWERS_FULL}"
 
 
 @dataclass(frozen=True)

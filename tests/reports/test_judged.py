@@ -136,17 +136,17 @@ def test_answers_shown_with_the_full_panels_scores_where_it_rejudged(tmp_path):
     """Under multi-fidelity judging the full panel's per-item table sits beside the cheap one (search/rejudge.py):
     the report reads it for that model, and the cheap table for a model the full panel did not judge."""
     from reports.mlflow_source import RunAnswers
-    from search.rejudge import BASELINE_FULL_ARTIFACT, FULL_ARTIFACT
+    from trainables.contract import BASELINE_ANSWERS_FULL, JUDGE_ANSWERS_FULL
 
     client = MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
     experiment_id = client.create_experiment("tiers", artifact_location=str(tmp_path / "artifacts"))
     parent, judged, cheap_only = (client.create_run(experiment_id).info.run_id for _ in range(3))
     table = pd.DataFrame({"id": ["a"], "question": ["Q"], "reference": ["R"], "answer": ["A"], "judge_score": [4.5]})
     client.log_table(parent, data=table, artifact_file="baseline/judge_answers.json")
-    client.log_table(parent, data=table.assign(judge_score=2.0), artifact_file=BASELINE_FULL_ARTIFACT)
+    client.log_table(parent, data=table.assign(judge_score=2.0), artifact_file=BASELINE_ANSWERS_FULL)
     for run in (judged, cheap_only):
         client.log_table(run, data=table, artifact_file="judge_answers.json")
-    client.log_table(judged, data=table.assign(judge_score=1.5), artifact_file=FULL_ARTIFACT)
+    client.log_table(judged, data=table.assign(judge_score=1.5), artifact_file=JUDGE_ANSWERS_FULL)
     answers = RunAnswers(client, parent, {"t1": judged, "t2": cheap_only})
     assert answers[BASELINE]["judge_score"].tolist() == [2.0]
     assert answers["t1"]["judge_score"].tolist() == [1.5] and answers["t2"]["judge_score"].tolist() == [4.5]
