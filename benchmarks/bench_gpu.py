@@ -11,10 +11,11 @@ the same call, with the datasheet figure beside it. `--power-limits` trains the 
 power limit (set and restored through `trainables.power_limit`) and reports energy per token against the default.
 
 Needs no Ray, MLflow or corpus, so it runs on a bare GPU machine with torch, transformers, peft, bitsandbytes,
-pydantic and zeus. The prepared command (about 5 minutes on one H100/H200; every figure in one JSON):
+pydantic and zeus. The command behind `benchmarks/results/gpu.json` (one H200, about 5 minutes; docs/gpu.md lists
+the others, and `--power-limits default,500,350` where the card's owner allows its power limit to be changed):
 
-    python -m benchmarks.bench_gpu --models qwen2.5-0.5b,qwen2.5-1.5b,qwen2.5-3b --examples 384 --repeats 2 \
-        --batch-sizes 16 --power-limits default,500,350 --out benchmarks/results/gpu.json
+    python -m benchmarks.bench_gpu --models qwen2.5-0.5b,qwen2.5-3b,qwen2.5-1.5b --examples 384 --repeats 1 \
+        --batch-sizes 16 --warmup-steps 8 --out benchmarks/results/gpu.json
 
 `--device cpu --models tiny` runs the same code on the CPU in seconds (what the test suite checks).
 """
@@ -34,6 +35,7 @@ import statistics
 import sys
 import tempfile
 import time
+import traceback
 from pathlib import Path
 
 import torch
@@ -43,6 +45,7 @@ from transformers import Qwen2Config, Qwen2ForCausalLM, Trainer
 from benchmarks.trainer_baseline import trainer_arguments
 from common.atomic import write_json
 from trainables.base_model import load_base_model
+from trainables.chunked_loss import causal_lm_of, loss_path
 from trainables.data import IGNORE_INDEX, Example, collate
 from trainables.energy import EnergyMeter
 from trainables.lora import apply_lora, load_adapter, lora_config, trainable_parameters
@@ -102,10 +105,16 @@ DATASHEET_BF16 = {"H100": (989.4, 700.0), "H200": (989.4, 700.0), "A100": (312.0
 JOULES_PER_WH = 3600.0
 
 
-def build_model(name: str, directory: Path, seed: int) -> Qwen2Config:
+def build_model(name: str, directory: Path, seed: int, device: torch.device) -> Qwen2Config:
+    """Random bf16 weights, initialised on `device` (a 3B model's fp32 init on the CPU takes most of a minute)."""
     config = Qwen2Config(**MODELS[name], torch_dtype="bfloat16")
     torch.manual_seed(seed)
-    Qwen2ForCausalLM(config).to(torch.bfloat16).save_pretrained(directory)
+    with torch.device(device):
+        model = Qwen2ForCausalLM._from_config(config, dtype=torch.bfloat16)
+    model.save_pretrained(directory)
+    del model
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
     return config
 
 
@@ -164,15 +173,19 @@ def floor_wh_per_1k_tokens(config: Qwen2Config, tflops_per_joule: float) -> floa
 
 def run_ours(path, quant, settings, examples, warmup, device, energy, name: str) -> dict:
     model = apply_lora(load_base_model(path, quant, device), settings)
-    LoraTrainer(model, settings, warmup, warmup[:4], 0, device, seed=1).train_epoch()
+    warm = LoraTrainer(model, settings, warmup, warmup[:4], 0, device, seed=1)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)  # the micro-batch probe ran to out-of-memory on purpose
+    warm.train_epoch()
     trainer = LoraTrainer(model, settings, examples, examples[: settings.eval_batch_size], 0, device, seed=0)
     with energy.window(name):
         loss = trainer.train_epoch()
     reading = energy.windows[name]
     # Evaluation between epochs, then training again: bitsandbytes repacks 4-bit weights under no_grad on the CPU.
     val_loss = trainer.evaluate()
-    trainer.train_examples = warmup
+    trainer.train_examples = warmup[: 2 * settings.batch_size]
     trainer.train_epoch()
+    causal_lm = causal_lm_of(model)
     return {
         "loss": loss,
         "val_loss": val_loss,
@@ -180,6 +193,8 @@ def run_ours(path, quant, settings, examples, warmup, device, energy, name: str)
         "wh": reading.wh,
         "energy_source": reading.source,
         "micro_batch_tokens": trainer.micro_tokens,
+        "attention_implementation": getattr(causal_lm.config, "_attn_implementation", None),
+        "loss_path": loss_path(causal_lm.get_output_embeddings(), device),
         "lora_params": trainable_parameters(model),
         "model": model,
     }
@@ -246,7 +261,8 @@ def _version(package: str) -> str | None:
         return None
 
 
-VARIANTS = ("bf16", "nf4", "bf16-gc", "trainer", "unsloth")
+VARIANTS = ("bf16", "nf4", "bf16-gc", "bf16-compile", "trainer", "unsloth")
+DEFAULT_VARIANTS = ("bf16", "nf4", "bf16-gc", "trainer", "unsloth")
 
 
 def run_variant(variant, path, settings, examples, warmup, device, energy, work: Path, name: str) -> dict:
@@ -255,7 +271,11 @@ def run_variant(variant, path, settings, examples, warmup, device, energy, work:
     if variant == "unsloth":
         return run_unsloth(path, settings, examples, warmup, device, energy, str(work / "hf"), name)
     quant = "nf4" if variant == "nf4" else "bf16"
-    update = {"quantization": quant, "gradient_checkpointing": variant == "bf16-gc"}
+    update = {
+        "quantization": quant,
+        "gradient_checkpointing": variant == "bf16-gc",
+        "compile": variant == "bf16-compile",
+    }
     return run_ours(path, quant, settings.model_copy(update=update), examples, warmup, device, energy, name)
 
 
@@ -290,7 +310,7 @@ def power_limit_sweep(path, settings, examples, warmup, device, energy, limits: 
 
 
 def bench_model(args, model_name: str, device: torch.device, energy, peak, datasheet, work: Path) -> dict:
-    config = build_model(model_name, work / model_name, seed=0)
+    config = build_model(model_name, work / model_name, seed=0, device=device)
     path = work / model_name
     batch_sizes = [int(b) for b in args.batch_sizes.split(",") if b]
     variants = [v for v in args.variants.split(",") if v]
@@ -316,7 +336,7 @@ def bench_model(args, model_name: str, device: torch.device, energy, peak, datas
         if variant == "unsloth" and (device.type != "cuda" or importlib.util.find_spec("unsloth") is None):
             skipped[variant] = "not installed (CUDA only)" if device.type == "cuda" else "CUDA only"
             continue
-        warmup = examples[: 16 * batch_size]  # every sequence length bucket's kernels, allocator pools
+        warmup = examples[: args.warmup_steps * batch_size]  # each length bucket's kernels, allocator pools
         gc.collect()  # the previous variant's model and optimizer, before this one's peak is read
         if device.type == "cuda":
             torch.cuda.empty_cache()
@@ -324,10 +344,9 @@ def bench_model(args, model_name: str, device: torch.device, energy, peak, datas
         name = f"{model_name}:{variant}@{batch_size}:{len(runs[f'{variant}@{batch_size}'])}"
         try:
             result = run_variant(variant, path, settings, examples, warmup, device, energy, work, name)
-        except Exception as err:  # an optional variant that fails (Unsloth, say) must not lose the others
-            if variant != "unsloth":
-                raise
-            skipped[variant] = f"{type(err).__name__}: {err}"[:500]
+        except Exception as err:  # one variant that fails (Unsloth, an out-of-memory) must not lose the others
+            traceback.print_exc()
+            skipped[variant] = f"failed: {type(err).__name__}: {err}"[:500]
             continue
         model = result.pop("model", None)
         if model is not None:
@@ -403,8 +422,13 @@ def bench_model(args, model_name: str, device: torch.device, energy, peak, datas
             report["power_limits"] = {"refused": "no CUDA device: a GPU power limit cannot be set"}
         else:
             report["power_limits"] = power_limit_sweep(
-                path, settings.model_copy(update={"batch_size": batch_sizes[0]}), examples,
-                examples[: 16 * batch_sizes[0]], device, energy, limits,
+                path,
+                settings.model_copy(update={"batch_size": batch_sizes[0]}),
+                examples,
+                examples[: args.warmup_steps * batch_sizes[0]],
+                device,
+                energy,
+                limits,
             )
     return report
 
@@ -420,7 +444,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--min-len", type=int, default=96)
     parser.add_argument("--max-len", type=int, default=384)
     parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--variants", default=",".join(VARIANTS), help=f"comma list of {', '.join(VARIANTS)}")
+    parser.add_argument("--warmup-steps", type=int, default=16, help="optimizer steps trained before each measure")
+    parser.add_argument("--variants", default=",".join(DEFAULT_VARIANTS), help=f"comma list of {', '.join(VARIANTS)}")
     parser.add_argument(
         "--power-limits", default="", help="comma list of watts and `default`, trained under each (bf16, first model)"
     )
@@ -439,10 +464,7 @@ def main(argv: list[str] | None = None) -> dict:
     peak = matmul_tflops(device) if device.type == "cuda" else None
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu"
     datasheet = next((v for k, v in DATASHEET_BF16.items() if k in name), None)
-    results = {}
-    for i, model_name in enumerate(models):
-        one = argparse.Namespace(**{**vars(args), "power_limits": args.power_limits if i == 0 else ""})
-        results[model_name] = bench_model(one, model_name, device, energy, peak, datasheet, work)
+    results: dict[str, dict] = {}
     report = {
         "what": "LoraTrainer tokens/s, MFU, energy per token and its ratio to the 4-FLOPs-per-weight floor on a "
         "GPU; transformers Trainer + peft and Unsloth alongside",
@@ -466,7 +488,10 @@ def main(argv: list[str] | None = None) -> dict:
             },
         },
     }
-    write_json(args.out, report)
+    for i, model_name in enumerate(models):
+        one = argparse.Namespace(**{**vars(args), "power_limits": args.power_limits if i == 0 else ""})
+        results[model_name] = bench_model(one, model_name, device, energy, peak, datasheet, work)
+        write_json(args.out, report)  # after each model: a run stopped by a time limit keeps what it measured
     print(json.dumps({m: r["summary"] for m, r in results.items()}, indent=2))
     return report
 

@@ -70,6 +70,13 @@ def _liger_loss(hidden: torch.Tensor, head: torch.nn.Module):
     return cls(reduction="sum") if cls is not None else None
 
 
+def loss_path(head: torch.nn.Module, device: torch.device) -> str:
+    """Which loss a training forward on `device` runs with this head: what a benchmark records beside its figures."""
+    with torch.enable_grad():
+        fused = _liger_loss(torch.empty(1, device=device), head)
+    return "liger fused linear cross-entropy" if fused is not None else "chunked (torch)"
+
+
 def causal_lm_of(model: torch.nn.Module) -> torch.nn.Module:
     """The transformers causal LM inside a peft wrapper (LoRA layers are injected into it in place)."""
     return model.get_base_model() if hasattr(model, "get_base_model") else model

@@ -30,6 +30,7 @@ def test_bench_gpu_runs_every_variant_and_labels_cpu_energy_as_estimate(tmp_path
     assert tiny["checks"]["reload_max_abs_logit_diff_nf4"] < 1e-4
     assert "no CUDA device" in tiny["power_limits"]["refused"]
     assert tiny["runs"]["bf16@8"][0]["micro_batch_tokens"] == 4096  # the CPU's fixed forward size
+    assert tiny["runs"]["bf16@8"][0]["loss_path"] == "chunked (torch)"  # Liger is CUDA-only
 
 
 def test_flops_per_token_counts_every_matmul_weight_of_the_model():
@@ -60,3 +61,14 @@ def test_unknown_model_is_refused_before_anything_runs(tmp_path, capsys):
     assert caught.value.code == 2
     assert "qwen9" in capsys.readouterr().err
     assert not (tmp_path / "x.json").exists()
+
+
+def test_profile_of_a_step_names_where_the_time_goes(capsys):
+    """The profiler script's code path on the CPU (tiny preset): a summary line, then the ops ranked by time."""
+    from benchmarks import profile_gpu_step
+
+    profile_gpu_step.main(["--device", "cpu", "--model", "tiny", "--steps", "2", "--rows", "5", "--max-len", "128"])
+    out = capsys.readouterr().out
+    first = out.splitlines()[0]
+    assert first.startswith("tiny batch 16: 2 steps,") and "wall" in first
+    assert "aten::mm" in out  # the LoRA and base products are among the ops that take the time
