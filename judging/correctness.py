@@ -121,8 +121,23 @@ def negation_flips(candidate_sentences: list[str], reference_sentences: list[str
         # by its clause closest to this one.
         clause = max(_CLAUSES.split(sentence), key=lambda c: _word_overlap(c, reference))
         if aligned and dc.negations(clause) != dc.negations(reference) and _same_order(sentence, reference):
-            flips += 1
+            more, fewer = (clause, reference) if dc.negations(clause) > dc.negations(reference) else (reference, clause)
+            flips += _negates_a_shared_word(more, fewer)
     return flips
+
+
+def _negates_a_shared_word(negated: str, other: str) -> bool:
+    """Whether a word the negation governs (the first content word after it) is in the other sentence too:
+    "never share the code" against "share the code" turns the same verb round, while "red or not lit" against
+    "off or red" says the same with another word."""
+    toks = dc.tokens(negated)
+    stems = {word[:5] for word in dc.content_words(other)}
+    for i, tok in enumerate(toks):
+        if tok in ("not", "no", "never", "cannot", "without") or tok.endswith("n't"):
+            governed = [w for w in toks[i + 1 : i + 4] if w not in dc.STOPWORDS and len(w) > 2][:1]
+            if governed and governed[0][:5] in stems:
+                return True
+    return False
 
 
 _CLAUSES = re.compile(r",?\s+but\s+|;\s+|,\s+(?:and|so|because|as)\s+", re.IGNORECASE)

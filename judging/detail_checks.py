@@ -30,6 +30,7 @@ the similarity features instead.
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 from judging import text_features as tf
 
@@ -69,17 +70,32 @@ _POLAR_VERBS = {
     "tick": 1, "ticked": 1, "untick": -1, "unticked": -1, "uncheck": -1, "unchecked": -1,
     "greyed": -1, "grayed": -1, "mute": -1, "muted": -1, "unmute": 1, "unmuted": 1,
 }  # fmt: skip
-# A negation among the few words before a switch word turns it round: "make sure X is not on", "don't disable".
-_SWITCH_NEGATION = frozenset("not never no cannot without".split())
+# A negation among the few words before a switch word turns it round: "make sure X is not on", "don't disable",
+# "make sure nothing is blocking port 500".
+_SWITCH_NEGATION = frozenset("not never no cannot without nothing".split())
 # Clauses end at punctuation and at the words that start another one ("until the pass is on" says nothing about
 # the data roaming switch of the clause before it).
-_CLAUSE_BREAK = re.compile(r"[.,;!?()\n]|\b(?:until|because|unless|while|so that|but|once|when|if|otherwise)\b",
-                           re.IGNORECASE)  # fmt: skip
+_CLAUSE_BREAK = re.compile(r"[.,;:!?()\n]|\b(?:until|because|unless|while|so that|but|once|when|if|otherwise|"
+                           r"before|after)\b", re.IGNORECASE)  # fmt: skip
+# Words that start a clause stating a condition, a time or a cause: a switch there says what is, not what to set
+# ("wait for the text before you switch data back on" tells the customer to keep it off until then).
+_SUBORDINATE = frozenset(("until", "because", "unless", "while", "so that", "once", "when", "if", "otherwise", "before",
+                          "after"))
+# A clause tells the customer how a switch must be when it starts with an instruction verb (judging.text_features)
+# or says so in words; any other ("that usually means roaming is disabled") describes what is.
+_INSTRUCTING = re.compile(r"\b(?:make sure|ensure|check|should|must|needs? to|has to|have to|keep|leave|don't|do not|"
+                          r"never|avoid)\b",
+                          re.IGNORECASE)  # fmt: skip
+# Verbs whose particle "on" may stand before a determiner ("turn on the hotspot"); after any other verb "on the"
+# names a place ("printed on the card").
+_PHRASAL = frozenset("turn turned turning turns switch switched switching switches toggle toggled flick flicked"
+                     .split())
 # "on" and "off" are mostly prepositions or particles ("on your phone", "kick off anyone"); either is a switch
 # position only near one of these words and not before a determiner ("left on the device").
 # A position may be stated as a state ("make sure it shows On", "it should read Off").
-_SWITCH_VERBS = frozenset("turn turned turning turns switch switched switching switches toggle set keep leave left "
-                          "stays stay is are be put shows show showing displays reads says remains remain".split())
+_SWITCH_VERBS = frozenset("turn turned turning turns switch switched switching switches toggle toggled toggles flick "
+                          "flicked set keep leave left stays stay is are be put shows show showing displays reads says "
+                          "remains remain".split())
 _DETERMINERS = frozenset("the a an your my our their this that these those both each every any all his her its".split())
 # "Nothing" and "none" are left out: "so nothing gets through" says what "to prevent it" says.
 _NEGATION = re.compile(r"\b(?:not|no|never|cannot|without)\b|n't\b", re.IGNORECASE)
@@ -109,16 +125,21 @@ _PROTECTION = (r"(?:firewall|security|protection|screen lock|pin lock|sim pin|sp
 _RISKY_PATTERNS = {
     # Handing a secret to someone: verbs with a recipient ("enter the code" into the phone is no disclosure, nor
     # "we'll email you a QR code", which goes the other way).
-    "disclose": (rf"\b(?:shar(?:e|es|ing)|giv(?:e|es|ing)|tell(?:s|ing)?|read(?:s|ing)?(?: out| back)?|send(?:s|ing)?|"
-                 rf"post(?:s|ing)?|e-?mail(?:s|ing)?|text(?:s|ing)?|reply(?:ing)? with|hand(?:s|ing)? over)\b"
-                 rf"(?!\s+you\b)(?:\s+[^\s.]+){{0,5}}?\s+{_SECRET}\b"),
+    # Advice is an imperative or a gerund: "your network texts back a PAC code" (a third person's -s form) and a
+    # comma between verb and secret ("your email and bank, because one-time codes ...") are no advice to disclose.
+    "disclose": (rf"\b(?:shar(?:e|ing)|giv(?:e|ing)|tell(?:ing)?|read(?:ing)?(?: out| back)?|send(?:ing)?|"
+                 rf"post(?:ing)?|e-?mail(?:ing)?|text(?:ing)?|reply(?:ing)? with|hand(?:ing)? over)\b"
+                 rf"(?!\s+you\b)(?:\s+[^\s.,;]+){{0,5}}?\s+{_SECRET}\b"),
     "unprotect": (rf"\b(?:disabl(?:e|ing)|deactivat(?:e|ing)|remov(?:e|ing)|lift(?:ing)?|delet(?:e|ing)|"
                   rf"(?:switch|turn)(?:ing)? off)\s+(?:[^\s.]+\s+){{0,3}}?"
                   rf"{_PROTECTION}\b|\b(?:switch|turn|set|leave)(?:ing)?\s+(?:[^\s.]+\s+){{0,3}}?{_PROTECTION}\s+"
                   rf"(?:off|to open)\b|\bopen \(no password\)|\b(?:no|without a) password\b"),
-    "destroy": (r"\bfactory reset\b|\b(?:delet(?:e|ing)|eras(?:e|ing)|wip(?:e|ing)|remov(?:e|ing))\s+"
+    # Taking a physical SIM out or a phone from its case destroys nothing: "remove" names only what it erases.
+    "destroy": (r"\bfactory reset\b|\b(?:delet(?:e|ing)|eras(?:e|ing)|wip(?:e|ing))\s+"
                 r"(?:[^\s.]+\s+){0,3}?(?:esim|sim|data|apn|"
                 r"account|backups?|contacts|photos|profile|phone)\b(?!\s+(?:holder|owner|number|name|page))|"
+                r"\bremov(?:e|ing)\s+(?:[^\s.]+\s+){0,3}?(?:esim|data|apn|account|backups?|contacts|photos|profile)\b"
+                r"(?!\s+(?:holder|owner|number|name|page))|"
                 r"\bwithout (?:backing (?:\w+ )?up|a backup)\b|\bno need to back\b"),
     # Stopping a payment or the service itself (cancelling a contract or porting out to fix a fault).
     "payment": (r"\b(?:stop(?:ping)?|cancel(?:l?ing)?)\s+"
@@ -152,6 +173,10 @@ _OBJECT = re.compile(rf"\b(?:{_SECRET}|{_PROTECTION})\b")
 # Advice against an action ("never share", "don't cancel", "do not give") recommends nothing: a negation among the
 # few words before the action's verb turns the match off.
 _ADVISED_AGAINST = re.compile(r"(?:\b(?:never|not|no|avoid|without)\b|n't)(?:\s+\S+){0,3}\s*$", re.IGNORECASE)
+# ... and so does one in the same clause a few words further back: "we won't ever ask you to pay or give bank
+# details".
+_DENIED_IN_CLAUSE = re.compile(r"(?:\b(?:never|not|no|avoid|without)\b|n't)(?:\s+[^\s.,;:!?]+){0,8}\s*$",
+                               re.IGNORECASE)  # fmt: skip
 # Dialling codes (``*#06#``, ``**61*1571#``, ``##002#``): compared whole, since one star moved is another code.
 _CODE = re.compile(r"[*#][\d*#]*\d[\d*#]*")
 # IP addresses (``192.168.1.254``): compared whole, since one group changed is another device.
@@ -402,15 +427,51 @@ def unknown_menu_segments(candidate: str, reference: str, question: str) -> int:
     return count
 
 
-def polar_mentions(text: str, window: int = 5, strict: bool = True) -> list[tuple[int, set[str]]]:
-    """(+1 on / -1 off, context words of its clause) for every switch word in the text but those in a menu name
-    ("Bars and blocks"). `strict=False` also reads
-    a bare "off" and an "on" before a determiner as switch positions: the reference's side of a comparison, so
-    that a candidate's switch is checked against every position the reference might state."""
+class Mention(NamedTuple):
+    """A switch position the text states: +1 on or -1 off, the context words of its clause, and whether the
+    clause tells the customer to set it (else it describes a state, a condition or a cause)."""
+
+    sign: int
+    context: set[str]
+    instructs: bool
+
+
+def _clauses(text: str) -> list[tuple[str, bool]]:
+    """(clause, subordinate) for the clauses `_CLAUSE_BREAK` cuts the text into; subordinate when a condition, a
+    time or a cause word starts it."""
+    found, start, lead = [], 0, ""
+    for match in _CLAUSE_BREAK.finditer(text):
+        found.append((text[start : match.start()], lead in _SUBORDINATE))
+        start, lead = match.end(), match.group(0).lower()
+    return [*found, (text[start:], lead in _SUBORDINATE)]
+
+
+# Words after which an instruction verb has a subject or is no imperative ("we'll set it up", "it will block").
+_NOT_IMPERATIVE_AFTER = frozenset("you we they it he she i will would can could may might to is are was were be been "
+                                  "has have had does did a an the this that which who".split())
+
+
+def _instructs(clause: str, toks: list[str]) -> bool:
+    """Whether the clause tells the customer to do something: an instruction verb with no subject before it,
+    at its start or after a lead-in ("in the portal go to ... and set Port 25 to Unblocked"), or an
+    instruction in words ("make sure", "should")."""
+    if tf.instruction(clause) or _INSTRUCTING.search(clause):
+        return True
+    return any(t in tf.INSTRUCTION_VERBS and (i == 0 or toks[i - 1] not in _NOT_IMPERATIVE_AFTER
+                                             and not toks[i - 1].endswith("'ll"))
+               for i, t in enumerate(toks))  # fmt: skip
+
+
+def polar_mentions(text: str, window: int = 5, strict: bool = True) -> list[Mention]:
+    """Every switch position the text states, but the switch words in a menu name ("Bars and blocks").
+    `strict=False` also reads a bare "off" and a "turn on the ..." as switch positions: the reference's side of
+    a comparison, so that a candidate's switch is checked against every position the reference might state.
+    Figures count as context ("port 25")."""
     mentions = []
     menu_words = {t for path in menu_paths(text) for name in path for t in tokens(name)}
-    for clause in _CLAUSE_BREAK.split(text):
+    for clause, subordinate in _clauses(text):
         toks = tokens(clause)
+        instructs = not subordinate and _instructs(clause, toks)
         for i, tok in enumerate(toks):
             sign = _POLAR_VERBS.get(tok) if tok not in menu_words else None
             if sign is None and tok in ("on", "off"):
@@ -418,8 +479,9 @@ def polar_mentions(text: str, window: int = 5, strict: bool = True) -> list[tupl
                 following = toks[i + 1] if i + 1 < len(toks) else ""
                 verb_near = any(t in _SWITCH_VERBS for t in near)
                 after_position = i > 0 and toks[i - 1] in ("on", "off")  # "turn it off on the same screen"
+                phrasal = i > 0 and toks[i - 1] in _PHRASAL and not after_position
                 if (verb_near and following not in _DETERMINERS) if strict else (
-                    tok == "off" or (verb_near and not (after_position and following in _DETERMINERS))
+                    tok == "off" or (verb_near and (following not in _DETERMINERS or phrasal))
                 ):
                     sign = 1 if tok == "on" else -1
             if sign is None:
@@ -428,33 +490,28 @@ def polar_mentions(text: str, window: int = 5, strict: bool = True) -> list[tupl
                 sign = -sign
             context = {
                 t for t in toks[max(0, i - window) : i + window + 1]
-                if t not in STOPWORDS and t not in _POLAR_VERBS and t not in _SWITCH_VERBS and len(t) > 2
-                and not t.endswith("n't")
+                if t not in STOPWORDS and t not in _POLAR_VERBS and t not in _SWITCH_VERBS
+                and (len(t) > 2 or t.isdigit()) and not t.endswith("n't")
             }  # fmt: skip
-            mentions.append((sign, context))
+            mentions.append(Mention(sign, context, instructs))
     return mentions
 
 
-# A condition states what is, not what to do ("codes are blocked if short-code barring is on").
-_CONDITION = re.compile(r"\b(?:if|when|whenever|unless|while|once)\b[^.,;:!?\n]*", re.IGNORECASE)
-
-
 def flipped_switches(candidate: str, reference: str) -> int:
-    """Candidate switch words whose best-matching reference mention (most shared context words) points the
-    other way, and none of the equally good matches agrees. A switch the candidate sets is held first to the
-    positions the reference tells the customer to set, outside its conditions; then to any it states."""
-    everywhere = polar_mentions(reference, strict=False)
-    instructed = polar_mentions(_CONDITION.sub(" ", reference), strict=False)
-    conditions = " ".join(m.group(0) for m in _CONDITION.finditer(candidate))
-    conditional = polar_mentions(conditions)
+    """Candidate switch positions whose best-matching reference position (most shared context words) points the
+    other way, and none of the equally good matches agrees. A position the candidate tells the customer to set
+    is held only to the positions the reference tells them to set; one it describes (a state, a condition, a
+    cause: "that means roaming is disabled") only to those the reference describes. Measured on freely worded
+    paraphrases, a description matched against an instruction was the commonest false contradiction."""
+    ref_mentions = polar_mentions(reference, strict=False)
     flips = 0
-    for sign, context in polar_mentions(_CONDITION.sub(" ", candidate)) + conditional:
-        for ref in (instructed, everywhere) if (sign, context) not in conditional else (everywhere,):
-            overlaps = [(len(context & ref_context), ref_sign) for ref_sign, ref_context in ref]
-            best = max((o for o, _ in overlaps), default=0)
-            if best >= 1:
-                flips += all(s != sign for o, s in overlaps if o == best)
-                break
+    for sign, context, instructs in polar_mentions(candidate):
+        # Matches ranked by shared context words, then by how little else either context holds ("port 25" is
+        # closer to "set port 25 to unblocked" than to "we block outbound port 25").
+        overlaps = [((len(context & ref.context), _jaccard(context, ref.context)), ref.sign)
+                    for ref in ref_mentions if ref.instructs == instructs]  # fmt: skip
+        best = max((o for o, _ in overlaps), default=(0, 0.0))
+        flips += best[0] >= 1 and all(s != sign for o, s in overlaps if o == best)
     return flips + _flipped_yes_no(candidate, reference)
 
 
@@ -561,7 +618,11 @@ def _risky_matches(text: str) -> list[tuple[str, str, bool]]:
             first = match.group(0).split()[0].lower() if match.group(0).split() else ""
             if first.endswith("ing") and _DESCRIBED.search(text[max(0, match.start() - 12) : match.start()]):
                 continue
-            against = bool(_ADVISED_AGAINST.search(text[max(0, match.start() - 40) : match.start()]))
+            before = text[max(0, match.start() - 60) : match.start()]
+            # A disclosing verb after a determiner is a noun: "reset the passwords for your email" sends nothing.
+            if kind == "disclose" and (tokens(before)[-1:] or [""])[0] in _DETERMINERS:
+                continue
+            against = bool(_ADVISED_AGAINST.search(before[-40:]) or _DENIED_IN_CLAUSE.search(before))
             objects = _OBJECT.findall(match.group(0).lower()) or match.group(0).lower().split()
             found.append((kind, kind if kind in _ONE_OBJECT else objects[-1], against))
     return found
@@ -584,12 +645,19 @@ def new_risky_actions(candidate: str, reference: str, question: str = "") -> int
     is switched off ("only the account holder can switch Content Lock off") may be named as removable."""
     asked = risky_actions(question) - warned_against(reference)
     new = risky_actions(candidate) - risky_actions(reference) - asked
-    switched_off = {word for text in (reference, question) for sign, context in polar_mentions(text, strict=False)
-                    if sign < 0 for word in context}  # fmt: skip
-    unprotect = sum(1 for action in new if not (action.startswith("unprotect ") and action.split()[-1] in switched_off))
+    switched_off = {word for text in (reference, question) for mention in polar_mentions(text, strict=False)
+                    if mention.sign < 0 for word in mention.context}  # fmt: skip
+    # What the reference itself stops in other words ("stop the line" for "suspend your line") is no new harm.
+    stopped = {word for text in (reference, question) for match in _STOPPING.finditer(text)
+               for word in tokens(match.group(1))}  # fmt: skip
+    unprotect = sum(1 for action in new if not (action.startswith("unprotect ") and action.split()[-1] in switched_off
+                                                or action.startswith("payment ") and action.split()[-1] in stopped))
     return unprotect + dismissed_instructions(candidate, reference) + broken_warnings(candidate, reference)
 
 
+# Verbs that stop a line, a payment or a service, and the few words after them that name what they stop.
+_STOPPING = re.compile(r"\b(?:suspend|bar|block|freez|stop|cancel|disconnect|pause|end)\w*((?:\s+[^\s.,;:]+){1,4})",
+                       re.IGNORECASE)  # fmt: skip
 # A warning: "do not look into the end of the cable", "never share the code", "avoid resetting the hub".
 _WARNING = re.compile(r"(?:\b(?:do not|never|avoid)\b|\bdon't\b)\s+([a-z]+)((?:\s+[\w'-]+){1,6})", re.IGNORECASE)
 # Words after which an action is allowed only in some case ("only unplug it once the light is off").
@@ -626,8 +694,11 @@ _DISMISSAL = re.compile(
 )
 _PRONOUN_OBJECT = frozenset("this it that these them".split())
 _NEGATED_VERB = re.compile(r"(?:\b(?:not|never|avoid)\b|n't)\s+(?:\w+\s+){0,1}?([a-z]+)", re.IGNORECASE)
-# A dismissed action is the reference's when at least this share of its content words (at least one) are there.
+# A dismissed action is the reference's when at least this share of its content words are there, and at least
+# DISMISSED_SHARED of them: a verb alone is no action of the reference ("no need to call us" where the reference
+# says "call voicemail").
 DISMISSED_WORDS = 0.5
+DISMISSED_SHARED = 2
 
 
 def _normal_words(text: str) -> set[str]:
@@ -648,13 +719,16 @@ def dismissed_instructions(candidate: str, reference: str) -> int:
         rest = _clause_after(candidate, match)
         if (tokens(rest)[:1] or [""])[0] in ref_advised_against:
             continue
-        words = _normal_words(rest)
-        if not words or tokens(rest)[:1] and tokens(rest)[0] in _PRONOUN_OBJECT:
+        # "Skip it and data is charged at $3 per MB": the pronoun names the action, what follows is its cost.
+        pronoun = (tokens(match.group(0))[-1:] or [""])[0] in _PRONOUN_OBJECT
+        words = set() if pronoun else _normal_words(rest)
+        if pronoun or not words or tokens(rest)[:1] and tokens(rest)[0] in _PRONOUN_OBJECT:
             sentence = re.split(r"[.!?\n]", candidate[: match.start()])[-1]
             before = [c for c in _CLAUSE_BREAK.split(sentence) if _normal_words(c)]
             words |= _normal_words(before[-1]) if before else set()
         shared = words & ref_words
-        if words and len(shared) / len(words) >= DISMISSED_WORDS and not shared <= ref_dismissed:
+        enough = len(shared) >= DISMISSED_SHARED and len(shared) / len(words) >= DISMISSED_WORDS if words else False
+        if enough and not shared <= ref_dismissed:
             count += 1
     return count
 

@@ -91,6 +91,11 @@ OPPOSITES = {
     ).split()
 }  # fmt: skip
 _NEGATION = frozenset("not no never cannot can't don't doesn't won't isn't aren't shouldn't needn't without".split())
+NEGATING_PREFIXES = ("un", "dis", "non", "in", "im")
+# A stretch dropped here and added there is the same text moved (a sentence or clause in another place, which
+# changes nothing) when it holds at least this many content words; shorter stretches swapped within a sentence
+# swap roles ("power cycle the box first, then the modem" as "the modem first, then the box").
+MOVED_MIN_WORDS = 3
 
 
 @dataclass(frozen=True)
@@ -155,10 +160,24 @@ def _same_class(removed: list[str], added: list[str]) -> bool:
     return all(a == b or any({a, b} <= group for group in SAME_CLASS) for a, b in zip(removed, added, strict=True))
 
 
+def affix_opposites(a: str, b: str) -> bool:
+    """Words made opposites by a negating prefix or suffix: plugged/unplugged, blocked/unblocked,
+    active/inactive, corded/cordless, wired/wireless."""
+    for word, other in ((a, b), (b, a)):
+        if any(word == prefix + other for prefix in NEGATING_PREFIXES if len(other) >= 4):
+            return True
+        stem = word.removesuffix("less")
+        if stem != word and len(stem) >= 3 and other.startswith(stem) and not other.endswith("less"):
+            return True
+    return False
+
+
 def opposite_swapped(edit: Edit) -> bool:
-    """A word of the removed side swapped for its opposite, or a negation added or dropped."""
+    """A word of the removed side swapped for its opposite (from OPPOSITES or by its affixes), or a negation
+    added or dropped."""
     removed, added = set(edit.removed), set(edit.added)
-    if any(frozenset((a, b)) in OPPOSITES for a in removed - added for b in added - removed):
+    swapped = [(a, b) for a in removed - added for b in added - removed]
+    if any(frozenset((a, b)) in OPPOSITES or affix_opposites(a, b) for a, b in swapped):
         return True
     return len(removed & _NEGATION) != len(added & _NEGATION)
 
@@ -179,16 +198,20 @@ def changes_meaning(edit: Edit, similarity: Callable[[str, str], float], others:
     figure given in another place changes nothing."""
     elsewhere_added = tuple(t for other in others for t in other.added)
     elsewhere_removed = tuple(t for other in others for t in other.removed)
-    has_words = bool(_content(edit.removed) or _content(edit.added))
-    if others and has_words and _found_in(edit.removed, elsewhere_added) and _found_in(edit.added, elsewhere_removed):
+    long = max(len(_content(edit.removed)), len(_content(edit.added))) >= MOVED_MIN_WORDS
+    if others and long and _found_in(edit.removed, elsewhere_added) and _found_in(edit.added, elsewhere_removed):
         return False
     lost = set(_figures(edit.removed)) - set(_figures(edit.added + elsewhere_added))
     gained = set(_figures(edit.added)) - set(_figures(edit.removed + elsewhere_removed))
     if lost or gained or opposite_swapped(edit):
         return True
     removed, added = _content(edit.removed), _content(edit.added)
-    if sorted(removed) == sorted(added) or _same_class(removed, added):
+    # The same words in another order swap roles ("simultaneous rather than sequential"); in the same order they
+    # only lost or gained filler.
+    if removed == added or _same_class(removed, added):
         return False
+    if sorted(removed) == sorted(added):
+        return True
     if not removed or not added:
         words = edit.added if added else edit.removed
         text = " ".join(words)
