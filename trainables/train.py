@@ -15,6 +15,7 @@ from transformers import get_scheduler
 
 from trainables.chunked_loss import causal_lm_of, packed_loss_sum
 from trainables.data import Example, batches, count_batches
+from trainables.lora_dropout import use_sixteen_bit_dropout
 from trainables.microbatch import micro_batch_tokens
 from trainables.packing import PackedBatch, micro_batches, pack
 from trainables.precision import compute_precision
@@ -78,6 +79,8 @@ class LoraTrainer:
         if settings.gradient_checkpointing:
             # Non-reentrant: works with a frozen embedding (no input-grad hook needed) and with LoRA layers.
             causal_lm.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+        if device.type == "cpu":
+            use_sixteen_bit_dropout(model)  # trainables/lora_dropout.py: the CPU's per-element mask draws were 17%
         if _flash_attention_available(device, causal_lm):
             causal_lm.set_attn_implementation("flash_attention_2")
         if settings.compile:
