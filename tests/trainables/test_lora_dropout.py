@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import random
-
 import pytest
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM
 
-from trainables.data import IGNORE_INDEX, Example
+from tests.trainables.test_precision import _examples, _model  # the same two-layer Llama and examples
 from trainables.lora import apply_lora
 from trainables.lora_dropout import SixteenBitDropout, use_sixteen_bit_dropout
 from trainables.settings import TrialSettings
@@ -60,23 +57,6 @@ def test_is_the_identity_in_eval_mode_and_repeats_under_a_seed():
 def test_refuses_a_rate_outside_zero_and_one(p):
     with pytest.raises(ValueError, match="dropout p"):
         SixteenBitDropout(p)
-
-
-def _model():
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=300, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-        num_key_value_heads=2, max_position_embeddings=256, tie_word_embeddings=True,
-    )  # fmt: skip
-    return LlamaForCausalLM(config)
-
-
-def _examples(n: int) -> list[Example]:
-    rng = random.Random(0)
-    return [
-        Example(input_ids=ids, labels=[IGNORE_INDEX] * 6 + ids[6:])
-        for ids in ([rng.randrange(3, 300) for _ in range(rng.randint(12, 40))] for _ in range(n))
-    ]
 
 
 def test_the_cpu_trainer_swaps_every_lora_dropout_and_still_learns():
