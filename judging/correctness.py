@@ -126,16 +126,22 @@ def negation_flips(candidate_sentences: list[str], reference_sentences: list[str
     return flips
 
 
+# A contrast before a name negates no instruction: "set it to Automatic (DHCP), not PPPoE" says what "Automatic
+# rather than PPPoE" says.
+_CONTRAST = re.compile(r",\s*not\s+(?=(?:the\s+)?[A-Z0-9])")
+
+
 def _negates_a_shared_word(negated: str, other: str) -> bool:
     """Whether a word the negation governs (the first content word after it) is in the other sentence too:
     "never share the code" against "share the code" turns the same verb round, while "red or not lit" against
     "off or red" says the same with another word."""
-    toks = dc.tokens(negated)
+    toks = dc.tokens(_CONTRAST.sub(", ", negated))
     stems = {word[:5] for word in dc.content_words(other)}
     for i, tok in enumerate(toks):
         if tok in ("not", "no", "never", "cannot", "without") or tok.endswith("n't"):
             governed = [w for w in toks[i + 1 : i + 4] if w not in dc.STOPWORDS and len(w) > 2][:1]
-            if governed and governed[0][:5] in stems:
+            # A negated switch ("is not switched on" for "is switched off") is the switch check's to judge.
+            if governed and governed[0][:5] in stems and not dc.switch_word(governed[0]):
                 return True
     return False
 

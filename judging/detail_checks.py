@@ -79,13 +79,17 @@ _CLAUSE_BREAK = re.compile(r"[.,;:!?()\n]|\b(?:until|because|unless|while|so tha
                            r"before|after)\b", re.IGNORECASE)  # fmt: skip
 # Words that start a clause stating a condition, a time or a cause: a switch there says what is, not what to set
 # ("wait for the text before you switch data back on" tells the customer to keep it off until then).
-_SUBORDINATE = frozenset(("until", "because", "unless", "while", "so that", "once", "when", "if", "otherwise", "before",
-                          "after"))
+# "After" is left out: "restart after switching roaming off" tells the customer to switch it off first.
+_SUBORDINATE = frozenset(("until", "because", "unless", "while", "so that", "once", "when", "if", "otherwise",
+                          "before"))
 # A clause tells the customer how a switch must be when it starts with an instruction verb (judging.text_features)
 # or says so in words; any other ("that usually means roaming is disabled") describes what is.
 _INSTRUCTING = re.compile(r"\b(?:make sure|ensure|check|should|must|needs? to|has to|have to|keep|leave|don't|do not|"
                           r"never|avoid)\b",
                           re.IGNORECASE)  # fmt: skip
+# Words that say a switch is to be set but not which one: "make sure data roaming is on" and "make sure VoLTE shows
+# Off" share no switch.
+_NO_CONTEXT = frozenset("make sure ensure check should must need needs".split())
 # Verbs whose particle "on" may stand before a determiner ("turn on the hotspot"); after any other verb "on the"
 # names a place ("printed on the card").
 _PHRASAL = frozenset("turn turned turning turns switch switched switching switches toggle toggled flick flicked"
@@ -427,6 +431,11 @@ def unknown_menu_segments(candidate: str, reference: str, question: str) -> int:
     return count
 
 
+def switch_word(word: str) -> bool:
+    """A word that sets or states a switch position (enable, blocked, switched, on, ...)."""
+    return word in _POLAR_VERBS or word in _SWITCH_VERBS or word in ("on", "off")
+
+
 class Mention(NamedTuple):
     """A switch position the text states: +1 on or -1 off, the context words of its clause, and whether the
     clause tells the customer to set it (else it describes a state, a condition or a cause)."""
@@ -436,14 +445,13 @@ class Mention(NamedTuple):
     instructs: bool
 
 
-def _clauses(text: str) -> list[tuple[str, bool]]:
-    """(clause, subordinate) for the clauses `_CLAUSE_BREAK` cuts the text into; subordinate when a condition, a
-    time or a cause word starts it."""
+def _clauses(text: str) -> list[tuple[str, str]]:
+    """(clause, the word or mark before it) for the clauses `_CLAUSE_BREAK` cuts the text into."""
     found, start, lead = [], 0, ""
     for match in _CLAUSE_BREAK.finditer(text):
-        found.append((text[start : match.start()], lead in _SUBORDINATE))
+        found.append((text[start : match.start()], lead))
         start, lead = match.end(), match.group(0).lower()
-    return [*found, (text[start:], lead in _SUBORDINATE)]
+    return [*found, (text[start:], lead)]
 
 
 # Words after which an instruction verb has a subject or is no imperative ("we'll set it up", "it will block").
@@ -469,9 +477,11 @@ def polar_mentions(text: str, window: int = 5, strict: bool = True) -> list[Ment
     Figures count as context ("port 25")."""
     mentions = []
     menu_words = {t for path in menu_paths(text) for name in path for t in tokens(name)}
-    for clause, subordinate in _clauses(text):
+    instructs = False
+    for clause, lead in _clauses(text):
         toks = tokens(clause)
-        instructs = not subordinate and _instructs(clause, toks)
+        # "Restart the phone after switching roaming off": what is done first belongs to the same instruction.
+        instructs = instructs if lead == "after" else lead not in _SUBORDINATE and _instructs(clause, toks)
         for i, tok in enumerate(toks):
             sign = _POLAR_VERBS.get(tok) if tok not in menu_words else None
             if sign is None and tok in ("on", "off"):
@@ -490,11 +500,18 @@ def polar_mentions(text: str, window: int = 5, strict: bool = True) -> list[Ment
                 sign = -sign
             context = {
                 t for t in toks[max(0, i - window) : i + window + 1]
-                if t not in STOPWORDS and t not in _POLAR_VERBS and t not in _SWITCH_VERBS
+                if t not in STOPWORDS and t not in _POLAR_VERBS and t not in _SWITCH_VERBS and t not in _NO_CONTEXT
                 and (len(t) > 2 or t.isdigit()) and not t.endswith("n't")
             }  # fmt: skip
             mentions.append(Mention(sign, context, instructs))
     return mentions
+
+
+def _shared(context: set[str], other: set[str]) -> int:
+    """Context words two switch positions share; none when both name figures and no figure is shared ("port 587"
+    is another port than "port 25")."""
+    figures, other_figures = {t for t in context if t.isdigit()}, {t for t in other if t.isdigit()}
+    return 0 if figures and other_figures and not figures & other_figures else len(context & other)
 
 
 def flipped_switches(candidate: str, reference: str) -> int:
@@ -508,16 +525,20 @@ def flipped_switches(candidate: str, reference: str) -> int:
     for sign, context, instructs in polar_mentions(candidate):
         # Matches ranked by shared context words, then by how little else either context holds ("port 25" is
         # closer to "set port 25 to unblocked" than to "we block outbound port 25").
-        overlaps = [((len(context & ref.context), _jaccard(context, ref.context)), ref.sign)
+        overlaps = [((_shared(context, ref.context), _jaccard(context, ref.context)), ref.sign)
                     for ref in ref_mentions if ref.instructs == instructs]  # fmt: skip
         best = max((o for o, _ in overlaps), default=(0, 0.0))
         flips += best[0] >= 1 and all(s != sign for o, s in overlaps if o == best)
     return flips + _flipped_yes_no(candidate, reference)
 
 
+# A leading answer to a yes/no question, maybe after a few words of its topic: "No, ...", "On Flex plans, no: ...".
+_YES_NO = re.compile(r"^[^.?!:;]{0,40}?\b(yes|no)\b\s*[,:;.!-]", re.IGNORECASE)
+
+
 def _flipped_yes_no(candidate: str, reference: str) -> int:
-    first = [tokens(text)[:1] for text in (candidate, reference)]
-    return int({first[0][0] if first[0] else "", first[1][0] if first[1] else ""} == {"yes", "no"})
+    answers = [_YES_NO.match(text.strip()) for text in (candidate, reference)]
+    return int({m.group(1).lower() if m else "" for m in answers} == {"yes", "no"})
 
 
 # Steps: a sentence or list item, split again where a clause starts with "then" or after a semicolon.

@@ -349,8 +349,11 @@ def scenario_rows(glossary: Glossary, expander: TemplateExpander, scenario: Scen
             sentences.insert(rng.randrange(1, len(sentences) + 1), rng.choice(wordings[1:]))
         corrects.append(_join(sentences))
     cause = next(c for c in glossary.causes if c.cause == scenario.cause)
-    # Sentences holding no fix step may move anywhere; the steps keep their order.
-    movable = [i for i, text in enumerate(ref_sentences) if not any(step in text for step in cause.fix)]
+    # Sentences holding no fix step may move anywhere; the steps keep their order. The term's own check comes
+    # first among them ("To start, check the router's status lights"), and steps are found lower-cased.
+    term = next(t for t in glossary.terms if t.term == scenario.term)
+    ordered = [step.lower() for step in (*cause.fix, term.check)]
+    movable = [i for i, text in enumerate(ref_sentences) if not any(step in text.lower() for step in ordered)]
     shuffled = list(ref_sentences)
     if len(movable) >= 2:
         i, j = rng.sample(movable, 2)
