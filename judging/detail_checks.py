@@ -745,7 +745,7 @@ def dismissed_instructions(candidate: str, reference: str) -> int:
         words = set() if pronoun else _normal_words(rest)
         if pronoun or not words or tokens(rest)[:1] and tokens(rest)[0] in _PRONOUN_OBJECT:
             sentence = re.split(r"[.!?\n]", candidate[: match.start()])[-1]
-            before = [c for c in _CLAUSE_BREAK.split(sentence) if _normal_words(c)]
+            before = [c for c in re.split(r"[,;:()]", sentence) if _normal_words(c)]
             words |= _normal_words(before[-1]) if before else set()
         shared = words & ref_words
         enough = len(shared) >= DISMISSED_SHARED and len(shared) / len(words) >= DISMISSED_WORDS if words else False

@@ -93,8 +93,8 @@ OPPOSITES = {
 _NEGATION = frozenset("not no never cannot can't don't doesn't won't isn't aren't shouldn't needn't without".split())
 NEGATING_PREFIXES = ("un", "dis", "non", "in", "im")
 # A stretch dropped here and added there is the same text moved (a sentence or clause in another place, which
-# changes nothing) when it holds at least this many content words; shorter stretches swapped within a sentence
-# swap roles ("power cycle the box first, then the modem" as "the modem first, then the box").
+# changes nothing) when it is a whole instruction or holds at least this many content words; shorter stretches swapped
+# within a sentence swap roles ("power cycle the box first, then the modem" as "the modem first, then the box").
 MOVED_MIN_WORDS = 3
 
 
@@ -198,7 +198,9 @@ def changes_meaning(edit: Edit, similarity: Callable[[str, str], float], others:
     figure given in another place changes nothing."""
     elsewhere_added = tuple(t for other in others for t in other.added)
     elsewhere_removed = tuple(t for other in others for t in other.removed)
-    long = max(len(_content(edit.removed)), len(_content(edit.added))) >= MOVED_MIN_WORDS
+    # A whole instruction moved, however short ("Restart the router."), is a sentence in another place too.
+    sentence = any(t in (".", "!", "?") for t in edit.removed + edit.added) and _instruction(edit.removed + edit.added)
+    long = max(len(_content(edit.removed)), len(_content(edit.added))) >= MOVED_MIN_WORDS or sentence
     if others and long and _found_in(edit.removed, elsewhere_added) and _found_in(edit.added, elsewhere_removed):
         return False
     lost = set(_figures(edit.removed)) - set(_figures(edit.added + elsewhere_added))

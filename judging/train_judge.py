@@ -9,7 +9,8 @@ warning, drawn from the training-only lists below):
   two sentences that hold no fix step swapped and half of a synonym table swapped in ("check" as "look at",
   "restart" as "reboot"), and the reference with a polite opening or closing and small figures spelled out
   ("5" as "five"); a time may be given in other units ("2 days" as "48 hours");
-- wrong detail: a correct answer, or the reference itself, with one change: a figure, a unit or period ("£6 a
+- wrong detail: a correct answer (another template answer or the reworded reference), or the reference itself,
+  with one change: a figure, a unit or period ("£6 a
   day" for "£6 a month"), a dialling code or APN address, a path segment, a switch turned the other way in one
   of seventeen wordings (enable/disable, allow/block, tick/leave unticked, "is not switched off", "shows On",
   "choose Deny", connected/disconnected, ...), a price for what is included, the warning reversed, a word
@@ -363,8 +364,9 @@ def scenario_rows(glossary: Glossary, expander: TemplateExpander, scenario: Scen
     corrects.append(_spell_small_numbers(_join(polite)))
     rows = [dict(kind="correct", label="correct", answer=a) for a in corrects]
 
-    # Wrong details: one change to the reference itself (a near-copy) and one to a reworded answer.
-    for base in (reference, rng.choice(corrects[:-2])):
+    # Wrong details: one change to the reference itself (a near-copy), one to another template answer and one to the
+    # reference reworded (synonyms swapped in, sentences moved): a wrong answer is not always a near-copy.
+    for base in (reference, rng.choice(corrects[:-2]), corrects[-2]):
         for kind, _, substitutions in rng.sample(facts, len(facts)):
             wrong = _wrong(base, substitutions)
             if wrong is not None and wrong != base:
