@@ -68,7 +68,7 @@ _POLAR_VERBS = {
     "allow": 1, "allowed": 1, "allows": 1, "allowing": 1, "block": -1, "blocked": -1, "blocks": -1, "blocking": -1,
     "unblock": 1, "unblocked": 1, "permit": 1, "permitted": 1, "deny": -1, "denied": -1,
     "tick": 1, "ticked": 1, "untick": -1, "unticked": -1, "uncheck": -1, "unchecked": -1,
-    "greyed": -1, "grayed": -1, "mute": -1, "muted": -1, "unmute": 1, "unmuted": 1,
+    "greyed": -1, "grayed": -1, "mute": -1, "muted": -1, "unmute": 1, "unmuted": 1, "barred": -1, "unbarred": 1,
 }  # fmt: skip
 # A negation among the few words before a switch word turns it round: "make sure X is not on", "don't disable",
 # "make sure nothing is blocking port 500".
@@ -144,7 +144,10 @@ _RISKY_PATTERNS = {
                 r"account|backups?|contacts|photos|profile|phone)\b(?!\s+(?:holder|owner|number|name|page))|"
                 r"\bremov(?:e|ing)\s+(?:[^\s.]+\s+){0,3}?(?:esim|data|apn|account|backups?|contacts|photos|profile)\b"
                 r"(?!\s+(?:holder|owner|number|name|page))|"
-                r"\bwithout (?:backing (?:\w+ )?up|a backup)\b|\bno need to back\b"),
+                r"\bwithout (?:backing (?:\w+ )?up|a backup)\b|\bno need to back\b|"
+                # Wiping a device's set-up: "restore factory settings", "erase all its settings".
+                r"\bfactory (?:settings|defaults?)\b|"
+                r"\b(?:wip(?:e|ing)|eras(?:e|ing))\s+(?:[^\s.]+\s+){0,2}?settings\b"),
     # Stopping a payment or the service itself (cancelling a contract or porting out to fix a fault).
     "payment": (r"\b(?:stop(?:ping)?|cancel(?:l?ing)?)\s+"
                 r"(?:[^\s.]+\s+){0,3}?(?:paying|payments?|direct debit|standing order|contract|number|plan|"
@@ -315,7 +318,27 @@ def unknown_numbers(candidate: str, reference: str, question: str) -> int:
     if free[candidate] != free[reference] and _CHARGED.search(reference if free[candidate] else candidate):
         unknown.add(("free", "money", None))
     whole = (codes, addresses, names, ip_addresses)
-    return len(unknown) + sum(len(found(candidate) - found(known_text)) for found in whole)
+    # A known figure under a label the reference gives other figures ("option 4" for "option 2"); an unknown one
+    # is counted above.
+    known_labels = {label for label, _ in labelled_figures(known_text)}
+    mislabelled = sum(1 for label, value in labelled_figures(candidate) - labelled_figures(known_text)
+                      if label in known_labels and value in known_values)  # fmt: skip
+    return len(unknown) + mislabelled + sum(len(found(candidate) - found(known_text)) for found in whole)
+
+
+# A bare figure named by the word before it ("option 4", "channel 11", "port 25"): a figure the reference gives
+# elsewhere ("4 to 6 digits") is still another option when the reference's options are 3 and 2.
+_LABELLED = re.compile(r"\b([a-z][a-z-]+) (\d+)\b(?![.,:]\d)", re.IGNORECASE)
+# Words before a figure that name no thing of their own: a step or list number, a verb, a preposition.
+_NO_LABEL = frozenset("step steps number item point part stage page up and or to of in on at by for from with than "
+                      "about around over under within after before until every each per press dial call text "
+                      "enter key type send wait allow take takes costs cost is are be was were only just".split())
+
+
+def labelled_figures(text: str) -> set[tuple[str, str]]:
+    """(label, figure) for every bare figure after a naming word, codes and addresses left out."""
+    return {(label.lower(), _value(value)) for label, value in _LABELLED.findall(_without_layout(text))
+            if label.lower() not in _NO_LABEL and label.lower() not in STOPWORDS}  # fmt: skip
 
 
 def tokens(text: str) -> list[str]:
