@@ -193,7 +193,12 @@ def run_ours(path, quant, settings, examples, warmup, device, energy, name: str)
         "wh": reading.wh,
         "energy_source": reading.source,
         "micro_batch_tokens": trainer.micro_tokens,
-        "attention_implementation": getattr(causal_lm.config, "_attn_implementation", None),
+        # The trainer switches to varlen for its own forwards only, so the model's config says the other one.
+        "attention_implementation": (
+            "varlen (torch.nn.attention.varlen)"
+            if settings.attention == "varlen"
+            else causal_lm.config._attn_implementation
+        ),
         "loss_path": loss_path(causal_lm.get_output_embeddings(), device),
         "lora_params": trainable_parameters(model),
         "model": model,
@@ -261,7 +266,7 @@ def _version(package: str) -> str | None:
         return None
 
 
-VARIANTS = ("bf16", "nf4", "bf16-gc", "bf16-compile", "trainer", "unsloth")
+VARIANTS = ("bf16", "nf4", "bf16-gc", "bf16-compile", "bf16-varlen", "trainer", "unsloth")
 DEFAULT_VARIANTS = ("bf16", "nf4", "bf16-gc", "trainer", "unsloth")
 
 
@@ -275,6 +280,7 @@ def run_variant(variant, path, settings, examples, warmup, device, energy, work:
         "quantization": quant,
         "gradient_checkpointing": variant == "bf16-gc",
         "compile": variant == "bf16-compile",
+        "attention": "varlen" if variant == "bf16-varlen" else "auto",
     }
     return run_ours(path, quant, settings.model_copy(update=update), examples, warmup, device, energy, name)
 

@@ -33,6 +33,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-len", type=int, default=384)
     parser.add_argument("--rows", type=int, default=25, help="ops listed per table")
     parser.add_argument("--device", default="cuda", help="cpu runs the same code (a smoke run, tiny model)")
+    parser.add_argument("--attention", default="auto", choices=["auto", "varlen"], help="training.attention")
     args = parser.parse_args(argv)
     device = torch.device(args.device)
     work = Path(tempfile.mkdtemp(prefix="profile-gpu-"))
@@ -46,6 +47,7 @@ def main(argv: list[str] | None = None) -> None:
         learning_rate=2e-4,
         epochs=1,
         eval_batch_size=args.batch_size,
+        attention=args.attention,
     )
     model = apply_lora(load_base_model(work / args.model, "bf16", device), settings)
     warm = examples[: 4 * args.batch_size]

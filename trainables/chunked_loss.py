@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
 from trainables.packing import PackedBatch
+from trainables.varlen_attention import NAME as VARLEN
 
 # 1,024 positions x 151,936 vocabulary x 4 bytes = 0.6 GB of logits per chunk at most, and few enough chunks that
 # the per-chunk launch overhead stays small next to the head's matmul.
@@ -87,8 +88,16 @@ def packed_loss_sum(model: torch.nn.Module, batch: PackedBatch) -> torch.Tensor:
     causal_lm = causal_lm_of(model)
     if getattr(causal_lm.config, "final_logit_softcapping", None):
         raise ValueError("models with final logit soft-capping need the full-logits path; not supported here")
+    segments = {}
+    if getattr(causal_lm.config, "_attn_implementation", None) == VARLEN:
+        segments = {
+            "cu_seq_lens_q": batch.cu_seqlens,
+            "cu_seq_lens_k": batch.cu_seqlens,
+            "max_length_q": batch.max_segment,
+            "max_length_k": batch.max_segment,
+        }
     hidden = causal_lm.get_decoder()(
-        input_ids=batch.input_ids, position_ids=batch.position_ids, use_cache=False
+        input_ids=batch.input_ids, position_ids=batch.position_ids, use_cache=False, **segments
     ).last_hidden_state  # (R, W, d)
     hidden = hidden.flatten(0, 1).index_select(0, batch.target_index)  # (N, d)
     targets = batch.targets.view(-1).index_select(0, batch.target_index)  # (N,)

@@ -33,6 +33,10 @@ class PackedBatch:
     target_index: torch.Tensor  # (N,) flat indices of the positions that count in the loss
     n_targets: int  # N: tokens the loss is averaged over
     n_tokens: int  # real (non-pad) tokens, for throughput
+    # Where each segment (an example, or a row's pad tail) starts in the flattened rows, then the total: the
+    # boundaries variable-length attention takes (trainables/varlen_attention.py), computed here on the CPU.
+    cu_seqlens: torch.Tensor  # (S + 1,) int32
+    max_segment: int  # the longest segment
 
     def to(self, device: torch.device) -> PackedBatch:
         """On CUDA the copies are pinned and non-blocking, so the host can queue the next step meanwhile."""
@@ -47,6 +51,8 @@ class PackedBatch:
             move(self.target_index),
             self.n_targets,
             self.n_tokens,
+            move(self.cu_seqlens),
+            self.max_segment,
         )
 
 
@@ -92,7 +98,12 @@ def pack(rows: Sequence[Sequence[Example]], pad_id: int) -> PackedBatch:
         # The pad tail restarts at 0 too: a segment of its own that attends only to itself and counts in no loss.
         position_ids[r, at:] = torch.arange(width - at)
     target_index = (targets.view(-1) != IGNORE_INDEX).nonzero().view(-1)
-    return PackedBatch(input_ids, position_ids, targets, target_index, int(target_index.numel()), n_tokens)
+    starts = (position_ids.view(-1) == 0).nonzero().view(-1)
+    cu_seqlens = torch.cat([starts, torch.tensor([position_ids.numel()])]).to(torch.int32)
+    max_segment = int((cu_seqlens[1:] - cu_seqlens[:-1]).max())
+    return PackedBatch(
+        input_ids, position_ids, targets, target_index, int(target_index.numel()), n_tokens, cu_seqlens, max_segment
+    )
 
 
 def micro_batches(

@@ -108,6 +108,11 @@ class TrialSettings(BaseModel):
     gradient_checkpointing: bool = False
     # torch.compile of the decoder; off by default: on 2 CPU cores its compile time outweighs the gain.
     compile: bool = False
+    # Attention over packed rows in training: `auto` is FlashAttention 2 where flash-attn is installed (CUDA), else
+    # sdpa over a block-diagonal mask; `varlen` is PyTorch's own variable-length FlashAttention on CUDA, with no
+    # mask (on the CPU its exact per-example equivalent): trainables/varlen_attention.py, opt-in until a GPU run
+    # measures it.
+    attention: Literal["auto", "varlen"] = "auto"
     # CPU matrix products in bf16 under autocast (trainables/precision.py): `auto` where the processor has native
     # bf16 (about 2x faster here, losses equal within 0.005), `off` for fp32 throughout; no effect on CUDA.
     autocast: Autocast = "auto"

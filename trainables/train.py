@@ -7,6 +7,7 @@ import math
 import random
 import resource
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from trainables.microbatch import micro_batch_tokens
 from trainables.packing import PackedBatch, micro_batches, pack
 from trainables.precision import compute_precision
 from trainables.settings import TrialSettings
+from trainables.varlen_attention import use_varlen_attention
 
 STATE_FILE = "trainer_state.pt"
 
@@ -85,10 +87,10 @@ class LoraTrainer:
             causal_lm.set_attn_implementation("flash_attention_2")
         if settings.compile:
             causal_lm.get_decoder().compile(dynamic=True)
-        # One row per forward with FlashAttention's variable-length kernel (no quadratic mask); elsewhere rows of
+        # One row per forward with a variable-length attention kernel (no quadratic mask); elsewhere rows of
         # max_seq_len, whose dense block-diagonal mask costs what a padded batch of that width would.
         self.micro_tokens = micro_batch_tokens(model, settings, device)
-        varlen = getattr(causal_lm.config, "_attn_implementation", None) == "flash_attention_2"
+        varlen = settings.attention == "varlen" or causal_lm.config._attn_implementation == "flash_attention_2"
         self.row_tokens = self.micro_tokens if varlen else settings.max_seq_len
         self.step_losses: list[float] = []  # mean token loss of each optimizer step of the last epoch
 
@@ -100,14 +102,24 @@ class LoraTrainer:
         token equally across those forwards.
         """
         self.model.train()
-        epoch = self.progress.epoch
+        started = time.perf_counter()
+        self.optimizer.zero_grad(set_to_none=True)
+        with self._packed_attention():
+            sums, step_tokens = self._train_steps(self.progress.epoch)
+        self.step_losses = [s / max(n, 1) for s, n in zip(sums, step_tokens, strict=True)]
+        mean_loss = sum(sums) / max(sum(step_tokens), 1)
+        self.progress.train_seconds += time.perf_counter() - started
+        self.progress.epoch += 1
+        self.progress.last_train_loss = mean_loss
+        return mean_loss
+
+    def _train_steps(self, epoch: int) -> tuple[list[float], list[int]]:
+        """The epoch's optimizer steps: each step's summed loss and its number of target tokens."""
         accum = self.settings.grad_accum
         # The loss is summed on the device and token counts are taken from the CPU batch, so nothing waits for
         # the GPU until the epoch ends and Python can queue the next step while the current one runs.
         step_sums: list[torch.Tensor] = []
         step_tokens: list[int] = []
-        started = time.perf_counter()
-        self.optimizer.zero_grad(set_to_none=True)
         groups = list(batches(self.train_examples, self.settings.batch_size, seed=self.seed * 1000 + epoch))
         for first in range(0, len(groups), accum):
             step_examples = [e for group in groups[first : first + accum] for e in group]
@@ -123,13 +135,22 @@ class LoraTrainer:
             step_sums.append(step_sum)
             step_tokens.append(n_targets)
             self._step()
-        sums = torch.stack(step_sums).cpu().tolist()  # the epoch's one synchronisation
-        self.step_losses = [s / max(n, 1) for s, n in zip(sums, step_tokens, strict=True)]
-        mean_loss = sum(sums) / max(sum(step_tokens), 1)
-        self.progress.train_seconds += time.perf_counter() - started
-        self.progress.epoch += 1
-        self.progress.last_train_loss = mean_loss
-        return mean_loss
+        return torch.stack(step_sums).cpu().tolist(), step_tokens  # the epoch's one synchronisation
+
+    @contextlib.contextmanager
+    def _packed_attention(self) -> Iterator[None]:
+        """`training.attention: varlen` for the trainer's own forwards only: generation pads its batches and
+        needs the model's masked attention back."""
+        if self.settings.attention != "varlen":
+            yield
+            return
+        causal_lm = causal_lm_of(self.model)
+        before = causal_lm.config._attn_implementation
+        use_varlen_attention(causal_lm)
+        try:
+            yield
+        finally:
+            causal_lm.set_attn_implementation(before)
 
     def _packed(self, examples: list[Example]) -> list[PackedBatch]:
         return [pack(rows, self.pad_id) for rows in micro_batches(examples, self.row_tokens, self.micro_tokens)]
@@ -149,7 +170,7 @@ class LoraTrainer:
         loss_sum = torch.zeros((), device=self.device)
         token_sum = 0
         grad_mode = torch.enable_grad() if self._eval_grad_mode else torch.no_grad()
-        with grad_mode, compute_precision(self.device, self.settings.autocast):
+        with grad_mode, compute_precision(self.device, self.settings.autocast), self._packed_attention():
             for cpu_batch in self._packed(list(self.val_examples)):
                 loss_sum += packed_loss_sum(self.model, cpu_batch.to(self.device)).detach().float()
                 token_sum += cpu_batch.n_targets

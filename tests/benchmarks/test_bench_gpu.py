@@ -13,12 +13,13 @@ def test_bench_gpu_runs_every_variant_and_labels_cpu_energy_as_estimate(tmp_path
     out = tmp_path / "gpu.json"
     argv = ["--device", "cpu", "--models", "tiny", "--examples", "24", "--batch-sizes", "8", "--min-len", "32"]
     argv += ["--max-len", "64", "--repeats", "1", "--power-limits", "default,300", "--out", str(out)]
+    argv += ["--variants", "bf16,nf4,bf16-gc,bf16-varlen,trainer,unsloth"]
     bench_gpu.main(argv)
     report = json.loads(out.read_text())
     assert report["command"].startswith("python -m benchmarks.bench_gpu --device cpu")
     tiny = report["models"]["tiny"]
     summary = tiny["summary"]
-    for variant in ("bf16@8", "nf4@8", "bf16-gc@8", "trainer@8"):
+    for variant in ("bf16@8", "nf4@8", "bf16-gc@8", "bf16-varlen@8", "trainer@8"):
         assert summary[variant]["tokens_per_second"] > 0
         assert summary[variant]["wh_per_1k_tokens"] > 0
         assert summary[variant]["energy_source"].startswith("estimate:")
@@ -31,6 +32,7 @@ def test_bench_gpu_runs_every_variant_and_labels_cpu_energy_as_estimate(tmp_path
     assert "no CUDA device" in tiny["power_limits"]["refused"]
     assert tiny["runs"]["bf16@8"][0]["micro_batch_tokens"] == 4096  # the CPU's fixed forward size
     assert tiny["runs"]["bf16@8"][0]["loss_path"] == "chunked (torch)"  # Liger is CUDA-only
+    assert tiny["runs"]["bf16-varlen@8"][0]["attention_implementation"].startswith("varlen")
 
 
 def test_flops_per_token_counts_every_matmul_weight_of_the_model():

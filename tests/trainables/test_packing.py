@@ -13,6 +13,8 @@ from trainables.data import IGNORE_INDEX, Example, collate
 from trainables.lora import apply_lora
 from trainables.packing import fill_rows, micro_batches, pack
 from trainables.settings import TrialSettings
+from trainables.train import LoraTrainer
+from trainables.varlen_attention import use_varlen_attention
 
 SMALL = dict(
     vocab_size=300,
@@ -55,24 +57,31 @@ def _grads(model) -> dict[str, torch.Tensor]:
     return {n: p.grad.clone() for n, p in model.named_parameters() if p.requires_grad}
 
 
-@pytest.mark.parametrize("arch", ["qwen2", "llama"])
-@pytest.mark.parametrize("attn", ["sdpa", "eager"])
-def test_packed_loss_and_gradients_equal_the_padded_batch(arch, attn):
-    model = _lora_model(arch, attn)
-    examples = _examples(9, seed=3)
-    reference = model(**collate(examples, pad_id=0)).loss  # transformers' padded path, full logits
+def _assert_packed_equals_padded(model, examples: list[Example], row_tokens: int, varlen: bool = False) -> int:
+    """The packed loss and LoRA gradients against transformers' padded batch (full logits, the model's masked
+    attention); `varlen` switches the packed forward to training.attention: varlen. Returns the number of rows."""
+    reference = model(**collate(examples, pad_id=0)).loss
     reference.backward()
     expected = _grads(model)
     model.zero_grad(set_to_none=True)
-
-    rows = fill_rows(examples, row_tokens=64)
-    assert len(rows) < len(examples)  # several examples share a row, so a leak across them would show
+    if varlen:
+        use_varlen_attention(model.get_base_model())
+    rows = fill_rows(examples, row_tokens=row_tokens)
     batch = pack(rows, pad_id=0)
     loss = packed_loss_sum(model, batch) / batch.n_targets
     loss.backward()
     torch.testing.assert_close(loss, reference, rtol=1e-5, atol=1e-6)
     for name, grad in _grads(model).items():
         torch.testing.assert_close(grad, expected[name], rtol=1e-4, atol=1e-6, msg=name)
+    return len(rows)
+
+
+@pytest.mark.parametrize("arch", ["qwen2", "llama"])
+@pytest.mark.parametrize("attn", ["sdpa", "eager"])
+def test_packed_loss_and_gradients_equal_the_padded_batch(arch, attn):
+    examples = _examples(9, seed=3)
+    rows = _assert_packed_equals_padded(_lora_model(arch, attn), examples, row_tokens=64)
+    assert rows < len(examples)  # several examples share a row, so a leak across them would show
 
 
 def test_attention_crossing_an_example_would_change_the_loss():
@@ -114,3 +123,40 @@ def test_micro_batches_split_rows_by_token_budget():
     assert all(len(rows) <= 2 for rows in forwards)
     assert sum(len(row) for rows in forwards for row in rows) == 40
     assert len(micro_batches(examples, row_tokens=64, micro_batch_tokens=1)[0]) == 1  # at least one row
+
+
+def test_segments_mark_where_each_example_and_each_pad_tail_starts():
+    a, b, c = (Example(input_ids=list(range(3, 3 + n)), labels=list(range(3, 3 + n))) for n in (5, 3, 7))
+    batch = pack([[a, b], [c]], pad_id=0)  # width 8: row 0 holds a and b, row 1 holds c and one pad
+    assert batch.cu_seqlens.tolist() == [0, 5, 8, 15, 16]
+    assert batch.cu_seqlens.dtype == torch.int32 and batch.max_segment == 7
+
+
+@pytest.mark.parametrize("arch", ["qwen2", "llama"])
+@pytest.mark.parametrize("row_tokens", [64, 10_000])  # several rows, and one row holding every example
+def test_varlen_attention_gives_the_padded_batch_loss_and_gradients(arch, row_tokens):
+    """training.attention: varlen, on the CPU its per-example path: the same loss and LoRA gradients as
+    transformers' padded batch, with no mask built."""
+    _assert_packed_equals_padded(_lora_model(arch, "sdpa"), _examples(9, seed=4), row_tokens, varlen=True)
+
+
+def test_varlen_attention_refuses_a_forward_without_the_boundaries():
+    model = _lora_model("llama", "sdpa")
+    use_varlen_attention(model.get_base_model())
+    with pytest.raises(ValueError, match="cu_seq_lens_q"):
+        model(input_ids=torch.tensor([[5, 6, 7]]))
+
+
+def test_the_trainer_uses_varlen_attention_for_its_own_forwards_only():
+    settings = TrialSettings(rank=4, target_modules="all-linear", batch_size=4, max_seq_len=64, dropout=0.0)
+    losses = {}
+    for attention in ("auto", "varlen"):
+        model = _lora_model("llama", "sdpa")
+        trainer = LoraTrainer(
+            model, settings.model_copy(update={"attention": attention}), _examples(16, 6), _examples(4, 8), 0,
+            torch.device("cpu"), seed=0,
+        )  # fmt: skip
+        losses[attention] = (trainer.train_epoch(), trainer.evaluate())
+        # Generation pads its batches: the model's own masked attention is back after training.
+        assert model.get_base_model().config._attn_implementation == "sdpa"
+    assert losses["varlen"] == pytest.approx(losses["auto"], rel=1e-4)
