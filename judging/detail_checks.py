@@ -13,7 +13,8 @@ from the correctness judge can always be traced to the sentence and word that ca
   where the reference has no path, most of whose words it never uses), and a path walked in another order;
 - polarity: a switch the candidate turns the other way (on/off, enable/disable, activate/deactivate,
   allow/block, tick/untick, greyed out; "make sure X is not on" is off) in the same context words of the same
-  clause as the reference, and a leading yes/no that flips the reference's;
+  clause as the reference, an instruction held only to the reference's instructions and a description (a
+  diagnosis, a condition, a time) only to its descriptions, and a leading yes/no that flips the reference's;
 - steps: the reference's instructions (sentences and the clauses joined by "then", ";" or a list) that the
   candidate leaves out or walks in the other order where the order matters ("first", "then", "after", a
   numbered list); independent sentences in another order are no error;

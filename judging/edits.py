@@ -7,8 +7,9 @@ token (difflib). Changed stretches separated by fewer than ANCHOR_TOKENS equal t
 edits are at most MAX_EDITS and cover at most NEAR_COPY of the reference, the answer is a near-copy and each
 edit is read on its own:
 
-- a figure or code changed, a word swapped for its opposite (on/off, before/after, keep/drop, plus/minus, ...),
-  a negation added or dropped: always a change of meaning;
+- a figure or code changed, a word swapped for its opposite (on/off, before/after, keep/drop, plus/minus, ...,
+  or by a negating affix: plugged/unplugged, corded/cordless), a negation added or dropped: always a change of
+  meaning;
 - the same content words after normalising (number words as digits, plurals and possessives), words of the
   same everyday class (tap/select/choose, open/go to, phone/handset, router/hub) or filler and politeness
   (please, just, thanks ...) moved or added: no change;
@@ -17,7 +18,9 @@ edit is read on its own:
   already reach 0.6-0.7);
 - a stretch added: a change when it holds an instruction, a figure, a negation or risky advice; dropped: when
   it holds an instruction, a figure or at least NEW_WORDS content words; neither when it is the same text
-  moved elsewhere (or two stretches swapped), a closing line or a polite remark.
+  moved elsewhere (a whole instruction or a stretch of MOVED_MIN_WORDS content words, or two such swapped), a
+  closing line or a polite remark. Two short stretches swapped within a sentence, or the same words in another
+  order, swap roles ("the modem first, then the box"; "sequential rather than simultaneous"): a change.
 
 Measured on the project's holdouts (tests/fixtures/judging): one-fact-wrong answers written on the reference
 have edits covering 0.01-0.35 of it, paraphrases 0.52-1.0, so a paraphrase is never read edit by edit.

@@ -131,3 +131,20 @@ def test_near_copy_edits_that_swap_roles_or_turn_a_word_round(reference, candida
 )  # fmt: skip
 def test_affix_opposites(a, b, opposite):
     assert edits.affix_opposites(a, b) is opposite
+
+
+def test_a_known_figure_under_another_label_is_a_wrong_figure():
+    reference = "Dial 1571 and choose option 3, then option 2. Set a PIN of 4 to 6 digits."
+    assert dc.unknown_numbers("Call 1571 and pick option 3, followed by option 4.", reference, "") == 1
+    assert dc.unknown_numbers("Ring 1571, press 3 and then 2. Pick a PIN of four to six digits.", reference, "") == 0
+    # A step number is layout, not a labelled figure.
+    assert dc.labelled_figures("Step 2: choose option 3 on port 25.") == {("option", "3"), ("port", "25")}
+
+
+def test_barred_is_a_switch_position_and_wiped_settings_are_destroyed():
+    reference = "Premium-rate numbers stay barred unless you remove the premium bar separately."
+    assert dc.flipped_switches("Premium-rate numbers are unblocked automatically.", reference) == 1
+    assert dc.flipped_switches("Premium-rate numbers remain blocked.", reference) == 0
+    assert dc.risky_actions("Hold the reset pin for 30 seconds to wipe its settings.") == {"destroy settings"}
+    assert dc.risky_actions("Restore factory settings from the menu.") == {"destroy settings"}
+    assert dc.risky_actions("Reset network settings and restart.") == set()
