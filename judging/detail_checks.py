@@ -70,6 +70,7 @@ _POLAR_VERBS = {
     "unblock": 1, "unblocked": 1, "permit": 1, "permitted": 1, "deny": -1, "denied": -1,
     "tick": 1, "ticked": 1, "untick": -1, "unticked": -1, "uncheck": -1, "unchecked": -1,
     "greyed": -1, "grayed": -1, "mute": -1, "muted": -1, "unmute": 1, "unmuted": 1, "barred": -1, "unbarred": 1,
+    "connected": 1, "disconnected": -1,
 }  # fmt: skip
 # A negation among the few words before a switch word turns it round: "make sure X is not on", "don't disable",
 # "make sure nothing is blocking port 500".
@@ -509,12 +510,12 @@ def polar_mentions(text: str, window: int = 5, strict: bool = True) -> list[Ment
         for i, tok in enumerate(toks):
             sign = _POLAR_VERBS.get(tok) if tok not in menu_words else None
             if sign is None and tok in ("on", "off"):
-                near = toks[max(0, i - 4) : i] + toks[i + 1 : i + 2]
+                near = toks[max(0, i - 5) : i] + toks[i + 1 : i + 2]  # "set the guest network to On"
                 following = toks[i + 1] if i + 1 < len(toks) else ""
                 verb_near = any(t in _SWITCH_VERBS for t in near)
                 after_position = i > 0 and toks[i - 1] in ("on", "off")  # "turn it off on the same screen"
                 phrasal = i > 0 and toks[i - 1] in _PHRASAL and not after_position
-                if (verb_near and following not in _DETERMINERS) if strict else (
+                if (verb_near and (following not in _DETERMINERS or phrasal)) if strict else (
                     tok == "off" or (verb_near and (following not in _DETERMINERS or phrasal))
                 ):
                     sign = 1 if tok == "on" else -1

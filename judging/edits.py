@@ -74,8 +74,12 @@ SAME_CLASS = tuple(
         "turn switch toggle set", "restart reboot", "phone handset device mobile", "router hub modem",
         "problem issue fault", "contact call ring phone", "wait give", "remove take", "fix sort solve resolve",
         "usually normally often typically", "screen display", "menu page screen section", "app application",
+        "ask request", "likely probable", "few several", "remember recall", "help assist", "quick fast",
     )
 )  # fmt: skip
+# Everyday phrases (their content words) and the one word they stand for, so that "bear in mind" for "remember"
+# or "get in touch with" for "contact" is a word of one class, not a replaced stretch.
+PHRASES = {("bear", "mind"): "remember", ("get", "touch"): "contact"}
 # Words and their opposites: either swapped for the other turns an instruction round.
 OPPOSITES = {
     frozenset(pair.split("/"))
@@ -149,7 +153,13 @@ def _normal(token: str) -> str:
 
 
 def _content(words: tuple[str, ...]) -> list[str]:
-    return [_normal(w) for w in words if w[0].isalnum() and w not in dc.STOPWORDS and w not in FILLER]
+    content = [_normal(w) for w in words if w[0].isalnum() and w not in dc.STOPWORDS and w not in FILLER]
+    for phrase, word in PHRASES.items():
+        for i in range(len(content) - len(phrase) + 1):
+            if tuple(content[i : i + len(phrase)]) == phrase:
+                content[i : i + len(phrase)] = [word]
+                break
+    return content
 
 
 def _figures(words: tuple[str, ...]) -> list[str]:

@@ -36,7 +36,8 @@ INSTRUCTION_VERBS = frozenset(
     "re-enter reinstall renew reply report request reset restart restore return run save scan select send set "
     "sign start stop swap switch take tap test text toggle try turn type unlock unplug update upgrade use visit "
     "wait forward drop eject wipe scan accept ring buy share tell erase note write print reconnect disconnect "
-    "transfer withhold hide apply tick untick uncheck swipe avoid mute unmute".split()
+    "transfer withhold hide apply tick untick uncheck swipe avoid mute unmute activate deactivate unblock permit "
+    "deny".split()
 )
 _INSTRUCTION_LEAD = re.compile(r"^(?:(?:and|then|first(?:ly)?|next|after(?:wards| that| this)?|finally|lastly|now|"
                                r"also|second(?:ly)?|third(?:ly)?|last|please|just|simply|begin by|start by|to (?:start|"

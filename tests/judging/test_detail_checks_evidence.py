@@ -148,3 +148,20 @@ def test_barred_is_a_switch_position_and_wiped_settings_are_destroyed():
     assert dc.risky_actions("Hold the reset pin for 30 seconds to wipe its settings.") == {"destroy settings"}
     assert dc.risky_actions("Restore factory settings from the menu.") == {"destroy settings"}
     assert dc.risky_actions("Reset network settings and restart.") == set()
+
+
+@pytest.mark.parametrize(
+    ("candidate", "reference"),
+    [
+        ("Then turn off the spam filter in settings.", "Leave the spam filter ticked."),
+        ("Set the guest network to Off.", "Set the guest network to On."),
+        ("Make sure band steering is disconnected.", "Make sure band steering is connected."),
+        ("Choose Deny for the auto top-up.", "Activate the auto top-up in the app."),
+        ("Keep automatic network selection on while you test.", "Make sure automatic network selection is disconnected."),
+    ],
+)
+def test_switch_wordings_read_on_both_sides(candidate, reference):
+    """A phrasal "turn off the X", a position five words after its verb, connected/disconnected and "activate"
+    as an instruction."""
+    assert dc.flipped_switches(candidate, reference) == 1
+    assert dc.flipped_switches(reference, reference) == 0
