@@ -157,7 +157,7 @@ def test_barred_is_a_switch_position_and_wiped_settings_are_destroyed():
         ("Set the guest network to Off.", "Set the guest network to On."),
         ("Make sure band steering is disconnected.", "Make sure band steering is connected."),
         ("Choose Deny for the auto top-up.", "Activate the auto top-up in the app."),
-        ("Keep automatic network selection on while you test.", "Make sure automatic network selection is disconnected."),
+        ("Keep network selection on while you test.", "Make sure network selection is disconnected."),
     ],
 )
 def test_switch_wordings_read_on_both_sides(candidate, reference):
