@@ -59,7 +59,7 @@ DETAIL_FEATURES = ("unknown_numbers", "unknown_menu_segments", "flipped_switches
 
 HEAD_FILE = "correctness_head.json"
 # sha256 of judging/data/correctness_head.json as written by `python -m judging.train_judge`.
-HEAD_SHA256 = "5c18fdc9c2819128fe3b70872b53f53d5ac0c748d5590c6e7c991ec1ebe79e88"
+HEAD_SHA256 = "5c4dd74a65a3dc6df709d2f55f8e3b8ad574603e2b6a196ac255223cfcf7a9bd"
 
 # A candidate sentence counts as stating the same thing as a reference sentence above this MiniLM cosine
 # (reworded sentences of the training pairs sit at 0.6-0.95, sentences on other steps below 0.5).
