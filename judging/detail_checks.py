@@ -330,7 +330,8 @@ def unknown_numbers(candidate: str, reference: str, question: str) -> int:
 
 # A bare figure named by the word before it ("option 4", "channel 11", "port 25"): a figure the reference gives
 # elsewhere ("4 to 6 digits") is still another option when the reference's options are 3 and 2.
-_LABELLED = re.compile(r"\b([a-z][a-z-]+) (\d+)\b(?![.,:]\d)", re.IGNORECASE)
+# A label may name a list ("ports 500 and 4500", "channel 1, 6 or 11"): each figure of it is under the label.
+_LABELLED = re.compile(r"\b([a-z][a-z-]+) (\d+(?:(?:, | and | or |, or |, and |-)\d+)*)\b(?![.,:]\d)", re.IGNORECASE)
 # Words before a figure that name no thing of their own: a step or list number, a verb, a preposition.
 _NO_LABEL = frozenset("step steps number item point part stage page up and or to of in on at by for from with than "
                       "about around over under within after before until every each per press dial call text "
@@ -339,8 +340,9 @@ _NO_LABEL = frozenset("step steps number item point part stage page up and or to
 
 def labelled_figures(text: str) -> set[tuple[str, str]]:
     """(label, figure) for every bare figure after a naming word, codes and addresses left out."""
-    return {(label.lower(), _value(value)) for label, value in _LABELLED.findall(_without_layout(text))
-            if label.lower() not in _NO_LABEL and label.lower() not in STOPWORDS}  # fmt: skip
+    return {(label.lower(), _value(value)) for label, values in _LABELLED.findall(_without_layout(text))
+            if label.lower() not in _NO_LABEL and label.lower() not in STOPWORDS
+            for value in re.findall(r"\d+", values)}  # fmt: skip
 
 
 def tokens(text: str) -> list[str]:

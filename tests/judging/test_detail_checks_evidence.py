@@ -137,6 +137,9 @@ def test_a_known_figure_under_another_label_is_a_wrong_figure():
     reference = "Dial 1571 and choose option 3, then option 2. Set a PIN of 4 to 6 digits."
     assert dc.unknown_numbers("Call 1571 and pick option 3, followed by option 4.", reference, "") == 1
     assert dc.unknown_numbers("Ring 1571, press 3 and then 2. Pick a PIN of four to six digits.", reference, "") == 0
+    # A label names every figure of its list, in any order.
+    assert dc.unknown_numbers("Open UDP ports 4500 and 500.", "Check UDP ports 500 and 4500 aren't blocked.", "") == 0
+    assert dc.labelled_figures("Use channel 1, 6 or 11.") == {("channel", "1"), ("channel", "6"), ("channel", "11")}
     # A step number is layout, not a labelled figure.
     assert dc.labelled_figures("Step 2: choose option 3 on port 25.") == {("option", "3"), ("port", "25")}
 
