@@ -118,9 +118,12 @@ def negation_flips(candidate_sentences: list[str], reference_sentences: list[str
         reference = reference_sentences[j]
         aligned = cosines[i, j] >= ALIGNED_SENTENCE and _word_overlap(sentence, reference) >= ALIGNED_WORDS
         # A sentence that joins two of the reference's ("..., but never look into the cable's end") is compared
-        # by its clause closest to this one.
+        # by its clause closest to this one, against the reference's clause closest to that (a whole reference
+        # sentence against one clause counted the other clause's negation: the reference judged against itself
+        # had flips).
         clause = max(_CLAUSES.split(sentence), key=lambda c: _word_overlap(c, reference))
-        if aligned and dc.negations(clause) != dc.negations(reference) and _same_order(sentence, reference):
+        reference = max(_CLAUSES.split(reference), key=lambda c: _word_overlap(c, clause))
+        if aligned and dc.negations(clause) != dc.negations(reference) and _same_order(clause, reference):
             more, fewer = (clause, reference) if dc.negations(clause) > dc.negations(reference) else (reference, clause)
             flips += _negates_a_shared_word(more, fewer)
     return flips

@@ -715,7 +715,13 @@ _PERMISSION = re.compile(r"\b(?:only|once|after|until|unless|if)\b", re.IGNORECA
 def broken_warnings(candidate: str, reference: str) -> int:
     """The reference's warnings the candidate turns into advice: the warned-against verb, in its plain form and
     with no negation before it, followed within eight words by at least half of the warning's object ("look
-    into the end of it" against "do not look into the end of the fibre cable")."""
+    into the end of it" against "do not look into the end of the fibre cable"). What the reference itself reads as
+    such advice ("calls use your minutes and don't use your data allowance": "use ... data allowance") is no
+    broken warning when the candidate repeats it."""
+    return max(0, _warnings_turned(candidate, reference) - _warnings_turned(reference, reference))
+
+
+def _warnings_turned(candidate: str, reference: str) -> int:
     count = 0
     for warning in _WARNING.finditer(reference):
         verb, objects = warning.group(1).lower(), _normal_words(warning.group(2))
