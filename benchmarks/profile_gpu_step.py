@@ -18,10 +18,9 @@ from pathlib import Path
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from benchmarks.bench_gpu import MODELS, build_model, synthetic_examples
+from benchmarks.bench_gpu import MODELS, bench_settings, build_model, synthetic_examples
 from trainables.base_model import load_base_model
 from trainables.lora import apply_lora
-from trainables.settings import TrialSettings
 from trainables.train import LoraTrainer
 
 
@@ -39,16 +38,7 @@ def main(argv: list[str] | None = None) -> None:
     work = Path(tempfile.mkdtemp(prefix="profile-gpu-"))
     config = build_model(args.model, work / args.model, seed=0, device=device)
     examples = synthetic_examples(args.batch_size * (args.steps + 4), config.vocab_size, 96, args.max_len, 0.4, 0)
-    settings = TrialSettings(
-        rank=16,
-        target_modules="all-linear",
-        batch_size=args.batch_size,
-        max_seq_len=args.max_len,
-        learning_rate=2e-4,
-        epochs=1,
-        eval_batch_size=args.batch_size,
-        attention=args.attention,
-    )
+    settings = bench_settings(args.batch_size, args.max_len, attention=args.attention)
     model = apply_lora(load_base_model(work / args.model, "bf16", device), settings)
     warm = examples[: 4 * args.batch_size]
     LoraTrainer(model, settings, warm, warm[:4], 0, device, seed=1).train_epoch()
