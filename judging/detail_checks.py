@@ -8,19 +8,26 @@ from the correctness judge can always be traced to the sentence and word that ca
   ``data.telco.net``), compared as quantities: ``ten`` and ``10``, ``7.20`` and ``7.2``, ``1,000`` and
   ``1000``, ``0091`` and ``00 91``, ``48 hours`` and ``two days``, ``80p`` and ``£0.80`` are the same figure,
   while ``£6 a day`` and ``£6 a month`` are not; a spelled-out number counts only beside a unit ("two
-  settings" is no figure);
-- menu paths: a segment of an ``A > B > C`` path that the reference's path at that place does not have (or,
-  where the reference has no path, most of whose words it never uses), and a path walked in another order;
+  settings" is no figure; "fifteen gigabytes", "ten dollars", "half a minute" are figures); a new figure is a
+  wrong one where it takes the place of a reference figure the candidate leaves out or has a unit the reference
+  gives no figure in (a freely worded right answer adds figures of its own beside all of the reference's);
+- menu paths: a segment of an ``A > B > C`` path, or of one walked in words ("open Settings, tap General, then
+  About"), that the reference's path at that place does not have (or, where the reference has no path, most of
+  whose words it never uses), and a path walked in another order;
 - polarity: a switch the candidate turns the other way (on/off, enable/disable, activate/deactivate,
-  allow/block, tick/untick, greyed out; "make sure X is not on" is off) in the same context words of the same
-  clause as the reference, an instruction held only to the reference's instructions and a description (a
-  diagnosis, a condition, a time) only to its descriptions, and a leading yes/no that flips the reference's;
+  allow/block, tick/untick or a tick cleared, greyed out, a toggle grey or green, a setting set to Automatic or
+  Manual, Always or Never; "make sure X is not on" is off) in the same context words of the same clause as the
+  reference (a switch named by a pronoun in those of the clause before), an instruction held only to the
+  reference's instructions and a description (a diagnosis, a condition, a time) only to its descriptions, and
+  a leading yes/no that flips the reference's; a switch word in a setting's name ("Allow background data
+  usage", "Do Not Disturb") sets nothing;
 - steps: the reference's instructions (sentences and the clauses joined by "then", ";" or a list) that the
   candidate leaves out or walks in the other order where the order matters ("first", "then", "after", a
   numbered list); independent sentences in another order are no error;
 - risky actions: advice that hands over a secret, switches off a protection, destroys data, stops a payment,
-  delays an urgent step or trusts unofficial software, unless the reference or the question names the same
-  action; advice *against* an action ("never share your PIN") is no recommendation of it;
+  delays an urgent step or trusts unofficial software or a link in a text, unless the reference or the question
+  names the same action; advice *against* an action ("never share your PIN") is no recommendation of it, nor is
+  what someone else does ("we'll read the code to you", "so your bank can stop payments");
 - refusal and boilerplate phrases, for answers that decline or do not address the problem;
 - degeneration: repeated word trigrams (loops) and an answer that stops mid-sentence.
 
@@ -124,7 +131,7 @@ _BOILERPLATE = re.compile(
 # answer can harm a customer in these ways: hand a secret to someone, switch off a protection, destroy data,
 # stop or reverse a payment (the account falls into arrears), put off an urgent step, trust unofficial software,
 # or damage the device.
-_SECRET = (r"(?:password|passcode|pin|puk|code|card number|card details|cvv|security code|login|username|"
+_SECRET = (r"(?:password|passcode|pin|puk|(?<!short )code|card number|card details|cvv|security code|login|username|"
            r"apple id|bank details|expiry date|qr code|passport)s?")
 _PROTECTION = (r"(?:firewall|security|protection|screen lock|pin lock|sim pin|spend cap|spending cap|content lock|"
                r"barring|encryption|two-factor|2fa|antivirus|password)")
@@ -134,12 +141,13 @@ _RISKY_PATTERNS = {
     # Advice is an imperative or a gerund: "your network texts back a PAC code" (a third person's -s form) and a
     # comma between verb and secret ("your email and bank, because one-time codes ...") are no advice to disclose.
     "disclose": (rf"\b(?:shar(?:e|ing)|giv(?:e|ing)|tell(?:ing)?|read(?:ing)?(?: out| back)?|send(?:ing)?|"
-                 rf"post(?:ing)?|e-?mail(?:ing)?|text(?:ing)?|reply(?:ing)? with|hand(?:ing)? over)\b"
+                 rf"post(?:ing)?|e-?mail(?:ing)?|text(?:ing)?|reply(?:ing)? with|hand(?:ing)? over|forward(?:ing)?)\b"
                  rf"(?!\s+you\b)(?:\s+[^\s.,;]+){{0,5}}?\s+{_SECRET}\b"),
     "unprotect": (rf"\b(?:disabl(?:e|ing)|deactivat(?:e|ing)|remov(?:e|ing)|lift(?:ing)?|delet(?:e|ing)|"
                   rf"(?:switch|turn)(?:ing)? off)\s+(?:[^\s.]+\s+){{0,3}}?"
                   rf"{_PROTECTION}\b|\b(?:switch|turn|set|leave)(?:ing)?\s+(?:[^\s.]+\s+){{0,3}}?{_PROTECTION}\s+"
-                  rf"(?:off|to open)\b|\bopen \(no password\)|\b(?:no|without a) password\b"),
+                  rf"(?:off|to (?:open|off|disabled?|none|low))\b|"
+                  r"\bopen \(no password\)|\b(?:no|without a) password\b"),
     # Taking a physical SIM out or a phone from its case destroys nothing: "remove" names only what it erases.
     "destroy": (r"\bfactory reset\b|\b(?:delet(?:e|ing)|eras(?:e|ing)|wip(?:e|ing))\s+"
                 r"(?:[^\s.]+\s+){0,3}?(?:esim|sim|data|apn|"
@@ -171,7 +179,8 @@ _RISKY_PATTERNS = {
     "delay": r"\bwait\b[^.]{0,40}?\bbefore\b[^.]{0,25}?\b(?:block|report|lock|cancel|freez|call)\w*",
     "unofficial": (r"\b(?:third-party|unofficial|unknown|untrusted)\s+(?:[^\s.]+\s+)?(?:website|site|app|tool|"
                    r"software|source|download|service)\b|\bjailbreak\w*|\broot(?:ing)? (?:your|the) (?:phone|device)\b|"
-                   r"\bapk\b|\bsideload\w*|\bdownload\w* (?:\w+ ){0,3}from (?:a|any|this|the) (?:link|website|site)\b"),
+                   r"\bapk\b|\bsideload\w*|\b(?:open|click|tap|follow)(?:ing)? (?:on )?(?:the|that|this) link\b|"
+                   r"\bdownload\w* (?:\w+ ){0,3}from (?:a|any|this|the) (?:link|website|site)\b"),
     "damage": (r"\b(?:open|take)\s+(?:\w+\s+){0,3}(?:apart|case)\b|\b(?:bleach|throw (?:it |the \w+ )?away)\b|"
                r"\bignore\s+(?:\w+\s+){0,2}(?:warning|security|alert)s?\b"),
 }  # fmt: skip
@@ -203,6 +212,12 @@ _UNITS = {
     "pound": ("money", 100), "pounds": ("money", 100), "%": ("percent", 1), "percent": ("percent", 1),
     "per cent": ("percent", 1), "mb": ("data", 1), "gb": ("data", 1000), "tb": ("data", 1000000),
     "mbps": ("speed", 1), "gbps": ("speed", 1000),
+    # Units in words, as freely worded answers give them ("ten dollars", "fifteen gigabytes", "30 seconds").
+    "second": ("duration", 1 / 60), "seconds": ("duration", 1 / 60), "sec": ("duration", 1 / 60),
+    "secs": ("duration", 1 / 60), "megabyte": ("data", 1), "megabytes": ("data", 1), "gigabyte": ("data", 1000),
+    "gigabytes": ("data", 1000), "gig": ("data", 1000), "gigs": ("data", 1000), "terabyte": ("data", 1000000),
+    "terabytes": ("data", 1000000), "dollar": ("money", 100), "dollars": ("money", 100), "euro": ("money", 100),
+    "euros": ("money", 100), "cent": ("money", 1), "cents": ("money", 1), "kbps": ("speed", 0.001),
 }  # fmt: skip
 _CURRENCY = {"£": 100, "$": 100, "€": 100}
 _PERIODS = {"daily": "day", "weekly": "week", "monthly": "month", "yearly": "year", "annually": "year",
@@ -270,12 +285,17 @@ def _joined_runs(text: str) -> dict[str, set[str]]:
     return {run.replace(" ", ""): set(run.split(" ")) for run in _DIGIT_RUN.findall(_THOUSANDS.sub("", text))}
 
 
+# Halves in words: "half a minute" is 30 seconds, "half an hour" 30 minutes.
+_HALF = re.compile(r"\bhalf an? (minute|hour|day)\b", re.IGNORECASE)
+_HALVES = {"minute": "30 seconds", "hour": "30 minutes", "day": "12 hours"}
+
+
 def quantities(text: str) -> list[tuple[str, str | None, float, str | None]]:
     """(value, kind of unit or None, amount in the kind's base unit, period) for every figure outside codes and
     addresses: "£6 a day" gives ("6", "money", 600, "day"), "two days" ("2", "duration", 2880, None). A spelled
     number without a unit is skipped: "two settings" states no figure."""
     found = []
-    for match in _QUANTITY.finditer(_without_layout(text)):
+    for match in _QUANTITY.finditer(_HALF.sub(lambda m: _HALVES[m.group(1).lower()], _without_layout(text))):
         value = _value(match["figure"])
         unit = (match["unit"] or match["sign"] or "").lower()
         kind, factor = _UNITS.get(unit, (None, 1))
@@ -295,33 +315,61 @@ def _same_quantity(a: tuple, b: tuple) -> bool:
     return same and (a[3] is None or b[3] is None or a[3] == b[3])
 
 
+def _missing_figures(candidate: str, reference: str) -> list[tuple]:
+    """The reference's figures the candidate states nowhere, as a quantity or in words."""
+    found, values = quantities(candidate), numbers(candidate)
+    return [k for k in quantities(reference)
+            if not any(_same_quantity(c, k) for c in found) and not (k[1] is None and k[0] in values)]  # fmt: skip
+
+
+def _free_or_charged(text: str) -> tuple[bool, bool]:
+    """(says something is free, puts a charge on something outside those words)."""
+    return bool(_FREE.search(text)), bool(_CHARGED.search(_FREE.sub(" ", text)))
+
+
 def unknown_numbers(candidate: str, reference: str, question: str) -> int:
     """Figures, codes and addresses in the candidate that neither the reference nor the question states:
     figures compared as quantities (see `quantities`), spaced digit groups compared joined ("0091" matches
     "00 91"), a code's digits known on their own too ("dial 1571" where the reference says ``*61*1571#``), and
-    a price for what the reference calls free."""
+    a price for what the reference calls free.
+
+    A new figure is a wrong one where it can stand for a reference figure the candidate leaves out (of the same
+    kind, or either has no unit), where it has a unit of which the reference states no figure ("keeps for 12
+    months" where the reference says it expires at the month's end), or where it is a price for what the
+    reference calls free: a freely worded right answer adds figures of its own ("dial 999 in an emergency")
+    beside every figure of the reference, a wrong one puts its figure in the place of the reference's."""
     known_text = reference + "\n" + question
     known = quantities(known_text)
     known_values = numbers(_without_layout(known_text)) | set(_joined_runs(known_text))
     known_values |= {digits for code in codes(known_text) for digits in re.findall(r"\d+", code)}
+    missing_kinds = {k[1] for k in _missing_figures(candidate, reference)}
+    ref_kinds = {k[1] for k in quantities(reference)}
+    cand_free, cand_charged = _free_or_charged(candidate)
+    ref_free, ref_charged = _free_or_charged(reference)
     unknown = set()
     for quantity in quantities(candidate):
         if not any(_same_quantity(quantity, k) for k in known):
             if quantity[1] is None and quantity[0] in known_values:
                 continue
-            unknown.add(quantity[:2] + quantity[3:])
+            replaces = bool(missing_kinds) and (quantity[1] is None or bool(missing_kinds & {quantity[1], None}))
+            new_kind = quantity[1] is not None and quantity[1] not in ref_kinds
+            if replaces or new_kind or quantity[1] == "money" and ref_free:
+                unknown.add(quantity[:2] + quantity[3:])
     for whole, parts in _joined_runs(_without_layout(candidate)).items():
         if whole in known_values:
             unknown = {q for q in unknown if q[0] not in parts}
-    if _FREE.search(reference) and any(q[1] == "money" for q in unknown):
+    if ref_free and any(q[1] == "money" for q in unknown):
         unknown.add(("free", "money", None))
-    # "Free" against a reference that only charges, or a charge against one that only says free.
-    free = {text: bool(_FREE.search(text)) for text in (candidate, reference)}
-    if free[candidate] != free[reference] and _CHARGED.search(reference if free[candidate] else candidate):
+    # "Free" against a reference that only charges, where the candidate names no charge or price of its own (one
+    # that does, "days you don't use cost nothing, the others $10", says what the reference says); a charge
+    # against a reference that only says free.
+    says_a_price = cand_charged or any(q[1] == "money" for q in quantities(candidate))
+    if (cand_free and not ref_free and ref_charged and not says_a_price
+            or cand_charged and ref_free and not ref_charged and not cand_free):
         unknown.add(("free", "money", None))
     whole = (codes, addresses, names, ip_addresses)
-    # A known figure under a label the reference gives other figures ("option 4" for "option 2"); an unknown one
-    # is counted above.
+    # A known figure under a label the reference gives other figures ("option 4" for "option 2", "30 missed
+    # replies" for "3 missed replies"); an unknown one is counted above.
     known_labels = {label for label, _ in labelled_figures(known_text)}
     mislabelled = sum(1 for label, value in labelled_figures(candidate) - labelled_figures(known_text)
                       if label in known_labels and value in known_values)  # fmt: skip
@@ -334,15 +382,30 @@ def unknown_numbers(candidate: str, reference: str, question: str) -> int:
 _LABELLED = re.compile(r"\b([a-z][a-z-]+) (\d+(?:(?:, | and | or |, or |, and |-)\d+)*)\b(?![.,:]\d)", re.IGNORECASE)
 # Words before a figure that name no thing of their own: a step or list number, a verb, a preposition.
 _NO_LABEL = frozenset("step steps number item point part stage page up and or to of in on at by for from with than "
+                      "another extra first last next those re ve ll "
                       "about around over under within after before until every each per press dial call text "
                       "enter key type send wait allow take takes costs cost is are be was were only just".split())
 
 
+# ... or by the word after it, when that is no unit: "after 3 missed replies" against "after 30 missed replies"
+# (30 being the reference's figure for the seconds that takes).
+# Words after a figure that count tries or characters rather than name a thing: "entered wrongly 10 times" is the
+# reference's "10 wrong entries", whatever else is counted in times.
+_COUNTED = frozenset("times attempts tries goes digits digit characters letters wrong wrongly more less fewer failed "
+                     "incorrect new old other different separate".split())
+_LABELLED_AFTER = re.compile(r"(?<![\d.,:])(\d+) ([a-z][a-z-]+)\b", re.IGNORECASE)
+
+
 def labelled_figures(text: str) -> set[tuple[str, str]]:
-    """(label, figure) for every bare figure after a naming word, codes and addresses left out."""
-    return {(label.lower(), _value(value)) for label, values in _LABELLED.findall(_without_layout(text))
-            if label.lower() not in _NO_LABEL and label.lower() not in STOPWORDS
-            for value in re.findall(r"\d+", values)}  # fmt: skip
+    """(label, figure) for every bare figure after or before a naming word, codes and addresses left out."""
+    plain = _without_layout(text)
+    before = {(label.lower(), _value(value)) for label, values in _LABELLED.findall(plain)
+              if label.lower() not in _NO_LABEL and label.lower() not in STOPWORDS
+              for value in re.findall(r"\d+", values)}  # fmt: skip
+    after = {(label.lower(), _value(value)) for value, label in _LABELLED_AFTER.findall(plain)
+             if label.lower() not in _NO_LABEL | _COUNTED and label.lower() not in STOPWORDS
+             and label.lower() not in _UNITS}  # fmt: skip
+    return before | after
 
 
 def tokens(text: str) -> list[str]:
@@ -401,7 +464,42 @@ def menu_paths(text: str) -> list[list[str]]:
             else:
                 current.append(part.strip())
         paths.append(current)
+    paths += _paths_in_words(text)
     return [[name for name in path if name] for path in paths if sum(1 for name in path if name) >= 2]
+
+
+# A path given in words: a capitalised menu name after a verb that moves through menus, then more names after a
+# comma, "then" or "followed by" ("open Settings, tap General, then About"; "go to Account followed by Bars &
+# blocks"; "under Settings, then Connections").
+_NAVIGATE = re.compile(r"\b(?i:open|tap(?: on)?|select|choose|go (?:in)?to|head (?:in)?to|navigate to|click(?: on)?|"
+                       r"pick|scroll (?:down )?to|under)\s+(?:the\s+)?(?=[A-Z])")
+_NEXT_NAME = re.compile(r"(?:\s*,\s*(?i:and\s+)?(?i:then\s+)?|\s+(?i:and\s+)?(?i:then)\s+|\s+(?i:followed by)\s+|"
+                        r"\s+(?i:and)\s+(?=(?i:tap|select|choose|open)\b))"
+                        r"(?:(?i:tap|select|choose|open|go to|click|pick|press|scroll (?:down )?to)(?:\s+(?i:on))?\s+)?"
+                        r"(?:the\s+)?(?=[A-Z])")
+
+
+def _paths_in_words(text: str) -> list[list[str]]:
+    paths, end = [], 0
+    for start in _NAVIGATE.finditer(text):
+        if start.start() < end:
+            continue  # inside the path found before
+        path, at = [], start.end()
+        while True:
+            name = re.split(r"\s+(?:followed|then)\b", _menu_name(text[at:].split()))[0]
+            found = text.find(name, at) if name else -1
+            if found != at or _PATH_SEPARATOR.match(text, at + len(name)) or _PATH_SEPARATOR.search(name):
+                break  # the start of an ``A > B`` path, read as one
+            path.append(name)
+            at = found + len(name)
+            following = _NEXT_NAME.match(text, at)
+            if not following:
+                break
+            at = following.end()
+        if len(path) >= 2:
+            paths.append(path)
+            end = at
+    return paths
 
 
 def menu_segments(text: str) -> list[str]:
@@ -497,6 +595,35 @@ def _instructs(clause: str, toks: list[str]) -> bool:
                for i, t in enumerate(toks))  # fmt: skip
 
 
+# Switch positions stated in other words, rewritten to plain ones before they are read: a tick cleared or put,
+# a setting's value (Automatic or Manual, Always or Never ask) and a toggle's colour (green on, grey off).
+_TICK_CLEARED = re.compile(r"\b(?:clear|remove|take off|untick)\s+(?:the\s+)?(?:tick|check ?mark|checkbox|check)"
+                           r"(?:\s+(?:next to|beside|by|from|against|on|for))?", re.IGNORECASE)
+_TICK_PUT = re.compile(r"\b(?:put|place|add)\s+a\s+(?:tick|check ?mark)(?:\s+(?:next to|beside|by|in|against|on))?",
+                       re.IGNORECASE)
+_SETTING_VALUE = re.compile(r"(?:\b(?P<lead>to|be|is|on|at|as|choose|select|pick)\s+|:\s+)"
+                            r"(?P<value>automatic|manual|(?<=to )always|(?<=to )never)\b",
+                            re.IGNORECASE)
+_TOGGLE_COLOUR = re.compile(r"\b(?:switch|toggle|slider)\b[^.,;:]{0,30}?\b(?:is|turns?|shows?|goes|to|be)\s+"
+                            r"(?P<value>green|grey|gray|white)\b", re.IGNORECASE)
+_VALUE_SIGN = {"automatic": "On", "always": "On", "green": "On", "manual": "Off", "never": "Off", "grey": "Off",
+               "gray": "Off", "white": "Off"}  # fmt: skip
+
+
+def _plain_positions(text: str) -> str:
+    """The text with switch positions given in other words rewritten as On and Off (see above), and the negation
+    in a name ("Do Not Disturb is off") left out."""
+    text = _TICK_PUT.sub("tick", _TICK_CLEARED.sub("untick", _NAMED_NEGATION.sub(r"\1 X", text)))
+
+    def setting(match: re.Match) -> str:
+        lead = match["lead"] if match["lead"] and match["lead"].lower() not in ("on", "at") else "set to"
+        return f" {lead} {_VALUE_SIGN[match['value'].lower()]}"
+
+    text = _SETTING_VALUE.sub(setting, text)
+    return _TOGGLE_COLOUR.sub(lambda m: m.group(0)[: m.start("value") - m.start()]
+                              + _VALUE_SIGN[m["value"].lower()], text)  # fmt: skip
+
+
 def polar_mentions(text: str, window: int = 5, strict: bool = True) -> list[Mention]:
     """Every switch position the text states, but the switch words in a menu name ("Bars and blocks").
     `strict=False` also reads a bare "off" and a "turn on the ..." as switch positions: the reference's side of
@@ -504,13 +631,21 @@ def polar_mentions(text: str, window: int = 5, strict: bool = True) -> list[Ment
     Figures count as context ("port 25")."""
     mentions = []
     menu_words = {t for path in menu_paths(text) for name in path for t in tokens(name)}
-    instructs = False
+    text = _plain_positions(text)
+    instructs, previous = False, set()
     for clause, lead in _clauses(text):
         toks = tokens(clause)
+        cased = re.findall(_TOKEN.pattern, clause, re.IGNORECASE)
         # "Restart the phone after switching roaming off": what is done first belongs to the same instruction.
         instructs = instructs if lead == "after" else lead not in _SUBORDINATE and _instructs(clause, toks)
         for i, tok in enumerate(toks):
             sign = _POLAR_VERBS.get(tok) if tok not in menu_words else None
+            # A capitalised switch word inside a clause, before another capitalised word or after a switch word,
+            # names a setting ("turn off Allow background data usage", "you'll see Allow Mobile Data Switching"),
+            # it sets nothing ("choose Deny for ..." does).
+            named = i + 1 < len(cased) and cased[i + 1][:1].isupper() or i > 0 and toks[i - 1] in _BEFORE_A_NAME
+            if sign is not None and i > 0 and cased[i][:1].isupper() and named:
+                sign = None
             if sign is None and tok in ("on", "off"):
                 near = toks[max(0, i - 5) : i] + toks[i + 1 : i + 2]  # "set the guest network to On"
                 following = toks[i + 1] if i + 1 < len(toks) else ""
@@ -525,13 +660,26 @@ def polar_mentions(text: str, window: int = 5, strict: bool = True) -> list[Ment
                 continue
             if any(t in _SWITCH_NEGATION or t.endswith("n't") for t in toks[max(0, i - 4) : i]):
                 sign = -sign
-            context = {
-                t for t in toks[max(0, i - window) : i + window + 1]
-                if t not in STOPWORDS and t not in _POLAR_VERBS and t not in _SWITCH_VERBS and t not in _NO_CONTEXT
-                and (len(t) > 2 or t.isdigit()) and not t.endswith("n't")
-            }  # fmt: skip
+            near = toks[max(0, i - window) : i + window + 1]
+            context = _context_words(near)
+            # A switch named by a pronoun alone ("switch it off first", "make sure it says On") is the one the
+            # clause before names.
+            if not context - _NO_NAME and any(t in _PRONOUN_OBJECT for t in near):
+                context |= previous
             mentions.append(Mention(sign, context, instructs))
+        previous = _context_words(toks) or previous
     return mentions
+
+
+# Words that name no switch: a pronoun's switch is the clause before's when its own words are only these.
+_NO_NAME = frozenset("first back again now later afterwards instead there here too straight away".split())
+# Words after which a capitalised switch word is a setting's name, not a choice ("choose Deny" chooses).
+_BEFORE_A_NAME = frozenset("on off sure that toggle the untick tick enable disable activate deactivate".split())
+
+
+def _context_words(toks: list[str]) -> set[str]:
+    return {t for t in toks if t not in STOPWORDS and t not in _POLAR_VERBS and t not in _SWITCH_VERBS
+            and t not in _NO_CONTEXT and (len(t) > 2 or t.isdigit()) and not t.endswith("n't")}  # fmt: skip
 
 
 def _shared(context: set[str], other: set[str]) -> int:
@@ -654,6 +802,22 @@ def boilerplate_phrases(text: str) -> int:
 _DESCRIBED = re.compile(r"(?:^|[.;:,!?]\s*|\b(?:and|so|but|since|because)\s+)$", re.IGNORECASE)
 
 
+# Who else an action may be done by: "we'll read the code to you", "so they can stop payments", "your bank's text
+# codes" describe what the operator or a bank does, not advice to the customer.
+_DONE_BY_ANOTHER = re.compile(r"(?:\b(?:we|they|he|she)(?:'ll|'ve|'d)?(?:\s+(?:can|could|will|would|may|might|"
+                              r"then|also|usually|always))?|\b(?!(?:it|that|let|there|what|here)'s)\w+'s)\s+$",
+                              re.IGNORECASE)  # fmt: skip
+
+
+def _done_by_another(before: str, operator_too: bool) -> bool:
+    """Whether the words right before a risky verb give it a subject other than the customer (a pronoun, perhaps
+    with a modal, or a possessive noun): not "to stop it, text ...", where "it" is the object before a comma.
+    The operator (`we`) is another only where it gives the customer something (`operator_too`): "we'll read the
+    code to you" discloses nothing, "we will stop the line" still stops it."""
+    found = _DONE_BY_ANOTHER.search(before.replace("\u2019", "'"))
+    return bool(found) and (operator_too or not found.group(0).lower().startswith("we"))
+
+
 # Kinds whose every match puts the same thing at risk (the customer's money, the SIM): one finding per kind.
 _ONE_OBJECT = frozenset(("scam", "guess", "falsify"))
 
@@ -669,6 +833,8 @@ def _risky_matches(text: str) -> list[tuple[str, str, bool]]:
             before = text[max(0, match.start() - 60) : match.start()]
             # A disclosing verb after a determiner is a noun: "reset the passwords for your email" sends nothing.
             if kind == "disclose" and (tokens(before)[-1:] or [""])[0] in _DETERMINERS:
+                continue
+            if _done_by_another(before, kind == "disclose"):
                 continue
             against = bool(_ADVISED_AGAINST.search(before[-40:]) or _DENIED_IN_CLAUSE.search(before))
             objects = _OBJECT.findall(match.group(0).lower()) or match.group(0).lower().split()

@@ -1,0 +1,121 @@
+"""The detail checks on freely worded answers: figures in words and other units, figures added beside the
+reference's, prices stated around "free", labels after a figure, risky verbs whose subject is someone else, switch
+positions given as ticks, values and colours, setting names that hold a switch word, menus walked in words."""
+
+from __future__ import annotations
+
+import pytest
+
+from judging import detail_checks as dc
+
+
+@pytest.mark.parametrize(
+    ("candidate", "reference", "unknown"),
+    [
+        # Units in words are the reference's figures.
+        ("You get fifteen gigabytes a month, and ten dollars buys 5 GB more.", "15 GB a month; 5 GB more is $10.", 0),
+        ("Hold the button for half a minute.", "Hold the button for 30 seconds.", 0),
+        ("Hold the button for thirty seconds.", "Hold the button for 10 seconds.", 1),
+        ("Each extra gigabyte costs five dollars.", "Extra data is $5 per GB.", 0),
+        ("Each extra gigabyte costs eight dollars.", "Extra data is $5 per GB.", 1),
+        # A figure added beside every figure of the reference replaces none of them ...
+        ("Dial 999 in an emergency; the PIN has 4 digits.", "The PIN has 4 digits.", 0),
+        ("It will ask for an address, used if you ever dial 999.", "It will ask for an emergency address.", 0),
+        # ... one that takes a reference figure's place does, and so does one of a kind the reference never gives.
+        ("The PIN has 6 digits.", "The PIN has 4 digits.", 1),
+        ("Unused data keeps for 12 months.", "Unused data expires at the end of the next month.", 1),
+    ],
+)
+def test_figures_in_words_and_added_figures(candidate, reference, unknown):
+    assert dc.unknown_numbers(candidate, reference, "") == unknown
+
+
+@pytest.mark.parametrize(
+    ("candidate", "reference", "wrong"),
+    [
+        # Both say days of use are charged: one by the price, one by what is free.
+        ("Days you don't use cost nothing; each day you do costs ten dollars.", "It charges $10 for each day used.", 0),
+        ("Leaving is not free of charges: the fee is what's left of the plan.",
+         "The rise doesn't let you leave penalty-free; the exit fee is the rest of the plan.", 0),
+        ("The boost is a one-off with no repeat charge: 10 GB for $10.",
+         "A 10 GB boost is $10 and won't be charged again.", 0),
+        ("Calls to the helpline are free.", "Calls to the helpline are charged at your normal rate.", 1),
+    ],
+)
+def test_free_and_charged_said_around_the_prices(candidate, reference, wrong):
+    assert dc.unknown_numbers(candidate, reference, "") == wrong
+
+
+def test_a_figure_under_the_label_after_it():
+    reference = "Ping every 10 seconds and fail over after 3 missed replies (about 30 seconds)."
+    assert dc.unknown_numbers("Ping every 10 seconds and fail over after 30 missed replies.", reference, "") == 1
+    assert dc.unknown_numbers("Ping every ten seconds; three missed replies trigger it.", reference, "") == 0
+    # What counts tries is no label: "wrongly 10 times" is the reference's "10 wrong entries".
+    assert dc.unknown_numbers("If it's entered wrongly 10 times the SIM is blocked.",
+                              "10 wrong entries block the SIM.", "I got it wrong 3 times") == 0  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("text", "risky"),
+    [
+        ("After the security checks we'll read the code out to you.", set()),
+        ("Sign in and we will send a temporary PIN by text.", set()),
+        ("Warn your bank so they can stop payments and security codes.", set()),
+        ("Someone may have your bank's text codes now.", set()),
+        ("To stop it, text STOP to the short code on your bill.", set()),
+        ("Forward the bank's text codes to a friend while you travel.", {"disclose codes"}),
+        ("It's worth opening the link and checking whether you are owed money.", {"unofficial link"}),
+        ("Log in to the hub and set the firewall to Disabled.", {"unprotect firewall"}),
+        ("Text your PIN to the caller.", {"disclose pin"}),
+    ],
+)
+def test_risky_advice_is_the_customers_to_follow(text, risky):
+    assert dc.risky_actions(text) == risky
+
+
+def test_the_operator_stopping_a_line_is_still_a_stop():
+    assert dc.new_risky_actions("Ring us and we will cancel the contract.", "Call us to report the loss.") == 1
+
+
+@pytest.mark.parametrize(
+    ("candidate", "reference", "flips"),
+    [
+        ("On the router, clear the tick next to SIP ALG and reboot.", "On the router, untick SIP ALG and reboot.", 0),
+        ("On the router, put a tick next to SIP ALG and reboot.", "On the router, untick SIP ALG and reboot.", 1),
+        ("Open Purchase PIN and set it to Never ask.", "Open Purchase PIN and set it to Always ask.", 1),
+        ("Set the failover mode to Manual.", "Failover mode: Automatic.", 1),
+        ("Keep the failover mode on Automatic.", "Failover mode: Automatic.", 0),
+        ("In Settings > Mobile, make sure the Mobile Data switch is grey.",
+         "In Settings > Mobile, make sure Mobile Data is turned on.", 1),
+        ("In Settings > Mobile, check the Mobile Data toggle is green.",
+         "In Settings > Mobile, make sure Mobile Data is turned on.", 0),
+        # A switch word in a setting's name sets nothing.
+        ("Tap the app and switch on Allow background data usage.",
+         "Tap the app and turn off Allow background data usage.", 1),
+        ("You'll see Allow Mobile Data Switching: keep that switch disabled.",
+         "Make sure Allow Mobile Data Switching is turned off.", 0),
+        ("Do Not Disturb should be disabled.", "Check that Do Not Disturb is off.", 0),
+        # A pronoun's switch is the one the clause before names.
+        ("Content Lock is set on new lines; check it and make sure it says Off.",
+         "Content Lock is set on new lines; check it and make sure it says On.", 1),
+        ("If Number Lock is on under Account > Security, turn it on first.",
+         "If Number Lock is on under Account > Security, switch it off first.", 1),
+    ],
+)
+def test_switch_positions_in_other_words(candidate, reference, flips):
+    assert dc.flipped_switches(candidate, reference) == flips
+
+
+def test_menus_walked_in_words():
+    assert dc.menu_paths("Open Settings, tap Mobile Service, then Mobile Data Options, and enable it.") == [
+        ["Settings", "Mobile Service", "Mobile Data Options"]
+    ]
+    assert dc.menu_paths("In the app choose Account followed by Bars & blocks.") == [["Account", "Bars & blocks"]]
+    # A path given with separators is read as one, not again in words.
+    assert dc.menu_paths("Open the Phone app, tap More > Settings > Calls.") == [["More", "Settings", "Calls"]]
+    reference = "On iPhone go to Settings > Mobile Service > Mobile Data Options and turn Data Roaming on."
+    assert dc.unknown_menu_segments("Open Settings, tap Mobile Service, then Mobile Data Options.", reference, "") == 0
+    assert dc.unknown_menu_segments("Open Settings, tap General, then VPN & Device Management.", reference, "") >= 1
+    # A switch word in a menu named in words is no switch: "Bars & blocks" blocks nothing.
+    assert dc.flipped_switches("Choose Account followed by Bars & blocks, and activate the premium bar.",
+                               "Go to Account > Bars & blocks and turn on the premium bar.") == 0  # fmt: skip
