@@ -424,12 +424,12 @@ _NO_LABEL = frozenset("step steps number item point part stage page up and or to
                       "enter key type send wait allow take takes costs cost is are be was were only just".split())
 
 
-# ... or by the word after it, when that is no unit: "after 3 missed replies" against "after 30 missed replies"
-# (30 being the reference's figure for the seconds that takes).
 # Words after a figure that count tries or characters rather than name a thing: "entered wrongly 10 times" is the
 # reference's "10 wrong entries", whatever else is counted in times.
 _COUNTED = frozenset("times attempts tries goes digits digit characters letters wrong wrongly more less fewer failed "
                      "incorrect new old other different separate".split())
+# ... or by the word after it, when that is no unit nor such a count: "after 3 missed replies" against "after 30
+# missed replies" (30 being the reference's figure for the seconds that takes).
 _LABELLED_AFTER = re.compile(r"(?<![\d.,:])(\d+) ([a-z][a-z-]+)\b", re.IGNORECASE)
 
 
