@@ -21,6 +21,13 @@ EXPERIMENT_KIND = "custom_model_development"
 # The knee's child run is tagged `lorapareto.knee=true` (the others `false`) beside `pareto_rank`.
 KNEE_TAG = "lorapareto.knee"
 
+# The judged answers' tables: on a trial's run (and in its checkpoint), and the untuned base model's on the search's
+# parent run; each beside the full panel's table where it judged again at the search's end (search/rejudge.py).
+JUDGE_ANSWERS = "judge_answers.json"
+JUDGE_ANSWERS_FULL = "judge_answers_full.json"
+BASELINE_ANSWERS = f"baseline/{JUDGE_ANSWERS}"
+BASELINE_ANSWERS_FULL = f"baseline/{JUDGE_ANSWERS_FULL}"
+
 # Both lead the name: the runs table cuts long names at about 15 characters (MLflow 3.17, default width).
 FRONT_MARKER = "★ "
 KNEE_MARKER = "knee · "  # after the front's marker: `★ knee · r16-a32-qv-lr5e-3-e1 · paper16`

@@ -19,10 +19,9 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from common.errors import InputError
-from common.mlflow_names import ROLE_TAG
+from common.mlflow_names import BASELINE_ANSWERS, BASELINE_ANSWERS_FULL, JUDGE_ANSWERS, JUDGE_ANSWERS_FULL, ROLE_TAG
 from front.objectives import DEFAULT_OBJECTIVES, objectives_from_json
 from reports.study import BASELINE, Study
-from trainables.contract import BASELINE_ANSWERS, BASELINE_ANSWERS_FULL, JUDGE_ANSWERS, JUDGE_ANSWERS_FULL
 
 MANIFEST_ARTIFACT = "corpus/manifest.json"
 UNCERTAINTY_ARTIFACT = "uncertainty/uncertainty.json"  # search/recording.py writes it at the search's end

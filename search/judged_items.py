@@ -16,11 +16,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from common.mlflow_names import JUDGE_ANSWERS
 from front.uncertainty import cluster_bootstrap_counts
 from judging.agreement import MIN_SHARED_ITEMS, STATISTICS, panel_agreement
 from reports.judged_items import PER_JUDGE_PREFIX, judged_items_table
 from reports.study import BASELINE
-from trainables.contract import CHECKPOINT_DIR, JUDGE_ANSWERS
+from trainables.contract import CHECKPOINT_DIR
 from trainables.judged_figures import SCENARIO_ID
 
 # The untuned base model's row (Tune's trial ids look like `abc12_00001`), under the name reports read it by.

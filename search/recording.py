@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import pandas as pd
 
 from common.atomic import write_text
-from common.mlflow_names import NOTE_TAG, RUN_NAME_TAG
+from common.mlflow_names import BASELINE_ANSWERS, NOTE_TAG, RUN_NAME_TAG
 from experiment.config import ExperimentConfig
 from front.pareto import RANK_COLUMN
 from search.front_table import (
@@ -36,7 +36,6 @@ from search.front_table import (
 from search.mlflow_note import NoteContext, knee_version_description, parent_note, search_commands, trial_run_tags
 from search.storage import reports_dir
 from search.tracking import child_runs, log_front, register_adapter, tag_runs
-from trainables.contract import BASELINE_ANSWERS
 
 log = logging.getLogger(__name__)
 FRONT_CSV = "pareto_front.csv"

@@ -16,7 +16,7 @@ The front is then recomputed with the full panel's scores where present. A trial
 lands on the recomputed front (the tiers' scales differ) is judged by the full panel too, and the front recomputed
 again, so every front member carries a full-panel score. Each trial's `judge_tier` says which tier its
 `judge_score` comes from; `judge_score_cheap` keeps the cheap panel's. Nothing is regenerated: the answers are those
-each trial kept in its checkpoint (`trainables.contract.JUDGE_ANSWERS`).
+each trial kept in its checkpoint (`common.mlflow_names.JUDGE_ANSWERS`).
 
 Under `all` (every trial judged by the full panel) nothing is judged again; both policies report the judge calls,
 tokens and USD per trial and per search.
@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from common.atomic import write_json
+from common.mlflow_names import BASELINE_ANSWERS_FULL, JUDGE_ANSWERS_FULL
 from experiment.config import ExperimentConfig
 from front.objectives import Objective, to_minimisation
 from front.pareto import RANK_COLUMN, crowding_distance, pareto_ranks
@@ -47,7 +48,6 @@ from judging.settings import JudgingConfig
 from search.front_table import Front, compute_front
 from search.judged_items import BASELINE_ROW, PER_JUDGE_PREFIX
 from search.storage import reports_dir
-from trainables.contract import BASELINE_ANSWERS_FULL, JUDGE_ANSWERS_FULL
 from trainables.judged_figures import SCENARIO_ID, judge_score_interval, scenario_ids
 from trainables.tracking import tolerating_mlflow_outage
 

@@ -19,7 +19,7 @@ import pandas as pd
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
-from common.mlflow_names import ROLE_TAG
+from common.mlflow_names import JUDGE_ANSWERS, ROLE_TAG
 from experiment.config import ExperimentConfig, flatten
 from front.objectives import Objective
 from search.front_table import compute_front, trial_table, with_uncertainty
@@ -28,7 +28,7 @@ from search.recording import finish_in_mlflow, read_baseline, record_baseline, w
 from search.rejudge import PENDING_METRIC, rejudge
 from search.storage import check_resumable, experiment_path, reports_dir
 from search.tracking import check_reachable, experiment_id, find_parent_run, start_parent_run
-from trainables.contract import ADAPTER_DIR, CHECKPOINT_DIR, JUDGE_ANSWERS, trial_params, trial_settings
+from trainables.contract import ADAPTER_DIR, CHECKPOINT_DIR, trial_params, trial_settings
 
 log = logging.getLogger(__name__)
 

@@ -14,11 +14,10 @@ from mlflow.tracking import MlflowClient
 from pydantic import ValidationError
 
 from common.errors import InputError
-from common.mlflow_names import ROLE_TAG
+from common.mlflow_names import BASELINE_ANSWERS, JUDGE_ANSWERS, ROLE_TAG
 from common.paths import PathsConfig
 from corpus.settings import CorpusConfig
 from search.tracking import check_reachable, find_parent_run
-from trainables.contract import BASELINE_ANSWERS, JUDGE_ANSWERS
 from trainables.settings import ModelConfig
 
 BASE = "base"

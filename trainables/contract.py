@@ -20,16 +20,10 @@ import pandas as pd
 from judging.settings import JudgingConfig
 from trainables.settings import EnergyConfig, ModelConfig, TrialSettings
 
-# Inside a trial's checkpoint: <CHECKPOINT_DIR>/<ADAPTER_DIR> (peft format) and <CHECKPOINT_DIR>/<JUDGE_ANSWERS>.
+# Inside a trial's checkpoint: <CHECKPOINT_DIR>/<ADAPTER_DIR> (peft format) and <CHECKPOINT_DIR>/<JUDGE_ANSWERS>
+# (common.mlflow_names, also the MLflow artifact of the trial's run).
 CHECKPOINT_DIR = "trial"
 ADAPTER_DIR = "adapter"
-# Also the MLflow artifact name of the judged answers on the trial's run.
-JUDGE_ANSWERS = "judge_answers.json"
-# Beside it, the full panel's table where it judged the trial again at the search's end (search/rejudge.py).
-JUDGE_ANSWERS_FULL = "judge_answers_full.json"
-# The untuned base model's tables, on the search's parent run.
-BASELINE_ANSWERS = f"baseline/{JUDGE_ANSWERS}"
-BASELINE_ANSWERS_FULL = f"baseline/{JUDGE_ANSWERS_FULL}"
 
 
 @dataclass(frozen=True)

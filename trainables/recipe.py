@@ -19,13 +19,13 @@ from typing import Any
 import torch
 
 from common.atomic import write_text
+from common.mlflow_names import JUDGE_ANSWERS
 from judging import pairwise
 from judging.panel import JudgeItem, Panel, PanelResult
 from trainables.base_model import corpus_texts, load_base_model, load_tokenizer, resolve_base_model
 from trainables.contract import (
     ADAPTER_DIR,
     CHECKPOINT_DIR,
-    JUDGE_ANSWERS,
     Report,
     TrialContext,
     TrialLog,

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from common.errors import InputError, exit_on_input_error
-from common.mlflow_names import ROLE_TAG
+from common.mlflow_names import BASELINE_ANSWERS, JUDGE_ANSWERS, ROLE_TAG
 from judging.human.section import write_section
 from judging.human.store import RatingStore
 from judging.human.tables import agreement_table, calibration, differences_from, rated_items, rating_tables
@@ -38,7 +38,7 @@ def judged_answers(client, runs: set[str]) -> pd.DataFrame:
     frames = []
     for run_id in runs:
         run = client.get_run(run_id)
-        artifact = "baseline/judge_answers.json" if run.data.tags.get(ROLE_TAG) == "search" else "judge_answers.json"
+        artifact = BASELINE_ANSWERS if run.data.tags.get(ROLE_TAG) == "search" else JUDGE_ANSWERS
         with tempfile.TemporaryDirectory() as tmp:
             try:
                 table = json.loads(Path(client.download_artifacts(run_id, artifact, tmp)).read_text())

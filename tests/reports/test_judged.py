@@ -135,8 +135,8 @@ def test_markdown_text_cannot_inject_markup():
 def test_answers_shown_with_the_full_panels_scores_where_it_rejudged(tmp_path):
     """Under multi-fidelity judging the full panel's per-item table sits beside the cheap one (search/rejudge.py):
     the report reads it for that model, and the cheap table for a model the full panel did not judge."""
+    from common.mlflow_names import BASELINE_ANSWERS_FULL, JUDGE_ANSWERS_FULL
     from reports.mlflow_source import RunAnswers
-    from trainables.contract import BASELINE_ANSWERS_FULL, JUDGE_ANSWERS_FULL
 
     client = MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
     experiment_id = client.create_experiment("tiers", artifact_location=str(tmp_path / "artifacts"))
