@@ -59,7 +59,7 @@ DETAIL_FEATURES = ("unknown_numbers", "unknown_menu_segments", "flipped_switches
 
 HEAD_FILE = "correctness_head.json"
 # sha256 of judging/data/correctness_head.json as written by `python -m judging.train_judge`.
-HEAD_SHA256 = "3c970985701efd43ac622cb08db62d4db559feb2e87973c7f692b383d5dc707a"
+HEAD_SHA256 = "c49a10c1c294c37ba72ba581e0d4b7d8801d9eab7b5ff467026b94ba1263a9b2"
 
 # A candidate sentence counts as stating the same thing as a reference sentence above this MiniLM cosine
 # (reworded sentences of the training pairs sit at 0.6-0.95, sentences on other steps below 0.5).

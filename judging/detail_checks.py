@@ -45,7 +45,8 @@ from judging import text_features as tf
 NUMBER_WORDS = {
     "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9",
     "ten": "10", "eleven": "11", "twelve": "12", "thirteen": "13", "fourteen": "14", "fifteen": "15",
-    "sixteen": "16", "eighteen": "18", "twenty": "20", "thirty": "30", "forty": "40", "fifty": "50",
+    "sixteen": "16", "seventeen": "17", "eighteen": "18", "nineteen": "19", "zero": "0", "twenty": "20",
+    "thirty": "30", "forty": "40", "fifty": "50",
     "sixty": "60", "seventy": "70", "eighty": "80", "ninety": "90", "hundred": "100",
 }  # fmt: skip
 # "one" is left out: far more often a pronoun ("the one you use", "one last time") than a figure.
@@ -143,11 +144,11 @@ _RISKY_PATTERNS = {
     # comma between verb and secret ("your email and bank, because one-time codes ...") are no advice to disclose.
     "disclose": (rf"\b(?:shar(?:e|ing)|giv(?:e|ing)|tell(?:ing)?|read(?:ing)?(?: out| back)?|send(?:ing)?|"
                  rf"post(?:ing)?|e-?mail(?:ing)?|text(?:ing)?|reply(?:ing)? with|hand(?:ing)? over|forward(?:ing)?)\b"
-                 rf"(?!\s+you\b)(?:\s+[^\s.,;]+){{0,5}}?\s+{_SECRET}\b"),
+                 rf"(?!\s+you\b)(?:\s+[^\s.,;]+){{0,7}}?\s+{_SECRET}\b"),
     "unprotect": (rf"\b(?:disabl(?:e|ing)|deactivat(?:e|ing)|remov(?:e|ing)|lift(?:ing)?|delet(?:e|ing)|"
                   rf"(?:switch|turn)(?:ing)? off)\s+(?:[^\s.]+\s+){{0,3}}?"
                   rf"{_PROTECTION}\b|\b(?:switch|turn|set|leave)(?:ing)?\s+(?:[^\s.]+\s+){{0,3}}?{_PROTECTION}\s+"
-                  rf"(?:off|to (?:open|off|disabled?|none|low))\b|"
+                  rf"(?:[\w-]+\s+){{0,2}}?(?:off|to (?:open|off|disabled?|none|low))\b|"
                   r"\bopen \(no password\)|\b(?:no|without a) password\b"),
     # Taking a physical SIM out or a phone from its case destroys nothing: "remove" names only what it erases.
     "destroy": (r"\bfactory reset\b|\b(?:delet(?:e|ing)|eras(?:e|ing)|wip(?:e|ing))\s+"
@@ -158,7 +159,7 @@ _RISKY_PATTERNS = {
                 r"\bwithout (?:backing (?:\w+ )?up|a backup)\b|\bno need to back\b|"
                 # Wiping a device's set-up: "restore factory settings", "erase all its settings".
                 r"\bfactory (?:settings|defaults?)\b|"
-                r"\b(?:wip(?:e|ing)|eras(?:e|ing))\s+(?:[^\s.]+\s+){0,2}?settings\b"),
+                r"\b(?:wip(?:e|ing)|eras(?:e|ing))\s+(?:[^\s.]+\s+){0,4}?settings\b"),
     # Stopping a payment or the service itself (cancelling a contract or porting out to fix a fault).
     "payment": (r"\b(?:stop(?:ping)?|cancel(?:l?ing)?)\s+"
                 r"(?:[^\s.]+\s+){0,3}?(?:paying|payments?|direct debit|standing order|contract|number|plan|"
@@ -181,7 +182,7 @@ _RISKY_PATTERNS = {
     "unofficial": (r"\b(?:third-party|unofficial|unknown|untrusted)\s+(?:[^\s.]+\s+)?(?:website|site|app|tool|"
                    r"software|source|download|service)\b|\bjailbreak\w*|\broot(?:ing)? (?:your|the) (?:phone|device)\b|"
                    r"\bapk\b|\bsideload\w*|\b(?:open|click|tap|follow)(?:ing)? (?:on )?(?:the|that|this) link\b|"
-                   r"\bdownload\w* (?:\w+ ){0,3}from (?:a|any|this|the) (?:link|website|site)\b"),
+                   r"\bdownload\w* (?:\w+ ){0,6}from (?:a|an|any|this|the|some) (?:[\w-]+ )?(?:link|website|site)\b"),
     "damage": (r"\b(?:open|take)\s+(?:\w+\s+){0,3}(?:apart|case)\b|\b(?:bleach|throw (?:it |the \w+ )?away)\b|"
                r"\bignore\s+(?:\w+\s+){0,2}(?:warning|security|alert)s?\b"),
 }  # fmt: skip
@@ -241,7 +242,9 @@ _GLUED = re.compile(r"\b(?=[A-Za-z]*\d)(?=\d*[A-Za-z])[A-Za-z\d]+\b")
 # Words that mean "no charge": a price where the reference says it is free is a wrong figure.
 _FREE = re.compile(r"\b(?:free|included|no (?:\w+ )?(?:cost|charge|fee)s?|nothing extra|at no cost|"
                    r"costs? (?:you )?nothing|(?:doesn't|does not|won't|will not) cost|without (?:paying|a fee|charge)|"
-                   r"(?:won't|will not|don't|do not|doesn't|does not) (?:have to |need to )?pay)\b",
+                   r"(?:won't|will not|don't|do not|doesn't|does not) (?:have to |need to )?pay|"
+                   r"(?:won't|will not|aren't|are not|isn't|is not) (?:be )?charged|"
+                   r"not (?:liable|responsible) for (?:any )?(?:charges|costs|fees))\b",
                    re.IGNORECASE)  # fmt: skip
 # Words that put a price on something: said of what the reference calls free, a wrong figure in words.
 _CHARGED = re.compile(r"\b(?:charged?|charges|fee|fees|costs?|payable)\b", re.IGNORECASE)
@@ -258,16 +261,39 @@ def _value(figure: str) -> str:
     return figure
 
 
+# A time of day in any spelling ("6pm", "8:30am", "18:00", "08.30 am") becomes one name, "h1800": compared whole,
+# like a code.
+_CLOCK = re.compile(r"\b(\d{1,2})(?:[:.](\d{2}))?\s?([ap])\.?m\b\.?|\b(\d{1,2}):(\d{2})\b(?!\s?[ap]\.?m\b)",
+                    re.IGNORECASE)
+# A price in words ("two pounds twenty-five", "five dollars and fifty cents") becomes one figure ("£2.25").
+_MONEY_WORDS = re.compile(rf"(?P<whole>\d+|{_NUMBER_WORD})\s+(?:pounds?|dollars?|euros?)\s+(?:and\s+)?"
+                          rf"(?P<part>\d{{2}}|{_NUMBER_WORD})(?:\s+(?:pence|p|cents?))?\b", re.IGNORECASE)
+
+
+def _clock(match: re.Match) -> str:
+    if match[4]:
+        hour, minute = int(match[4]), int(match[5])
+    else:
+        hour, minute = int(match[1]) % 12 + (12 if match[3].lower() == "p" else 0), int(match[2] or 0)
+    return f"h{hour:02d}{minute:02d}" if hour < 24 and minute < 60 else match[0]
+
+
+def _spoken(text: str) -> str:
+    """Times of day and prices in words written as one figure each (see above)."""
+    text = _MONEY_WORDS.sub(lambda m: f"£{_value(m['whole'])}.{int(_value(m['part'])):02d}", text)
+    return _CLOCK.sub(_clock, text)
+
+
 def _without_layout(text: str) -> str:
     """The text without list markers and thousands separators, codes and addresses blanked out."""
-    text = _THOUSANDS.sub("", LIST_NUMBER.sub("", text))
+    text = _spoken(_THOUSANDS.sub("", LIST_NUMBER.sub("", text)))
     return _ADDRESS.sub(" ", _CODE.sub(" ", _IP.sub(" ", text)))
 
 
 def numbers(text: str) -> set[str]:
     """Figures, codes and addresses as digit strings ("eight-digit" gives "8"; "0800 123 456" gives three);
     the numbers of a numbered list are layout, not figures."""
-    text = _THOUSANDS.sub("", LIST_NUMBER.sub("", text))
+    text = _spoken(_THOUSANDS.sub("", LIST_NUMBER.sub("", text)))
     return {_value(match) for match in _NUMBER.findall(text)}
 
 
@@ -330,6 +356,9 @@ def _missing_figures(candidate: str, reference: str) -> list[tuple]:
             if not any(_same_quantity(c, k) for c in found) and not (k[1] is None and k[0] in values)]  # fmt: skip
 
 
+# Nothing on top of the usual price: no claim that a thing is free.
+_NO_EXTRA = re.compile(r"\b(?:no|nothing|without)\s+(?:extra|additional)(?:\s+(?:cost|charge|fee|to pay))?s?\b|"
+                       r"\bat no (?:extra|additional) cost\b", re.IGNORECASE)
 # A free phrase negated ("is not included", "isn't free") puts a charge on it.
 _NOT_FREE = re.compile(r"\b(?:not|isn't|aren't|no longer)\s+(?:\w+\s+)?(?:free|included)\b", re.IGNORECASE)
 
@@ -394,6 +423,8 @@ def unknown_numbers(candidate: str, reference: str, question: str) -> int:
     # that does, "days you don't use cost nothing, the others $10", says what the reference says); a charge
     # against a reference that only says free.
     says_a_price = cand_charged or any(q[1] == "money" for q in quantities(candidate))
+    # "No extra charge" says what "costs the same as a normal call" says: nothing on top, not nothing at all.
+    cand_free = cand_free and bool(_FREE.search(_NO_EXTRA.sub(" ", candidate)))
     if (cand_free and not ref_free and ref_charged and not says_a_price
             or cand_charged and ref_free and not ref_charged and not cand_free):
         unknown.add(("free", "money", None))
@@ -686,7 +717,8 @@ def polar_mentions(text: str, window: int = 5, strict: bool = True) -> list[Ment
             if sign is None and tok in ("on", "off"):
                 near = toks[max(0, i - 5) : i] + toks[i + 1 : i + 2]  # "set the guest network to On"
                 following = toks[i + 1] if i + 1 < len(toks) else ""
-                verb_near = any(t in _SWITCH_VERBS for t in near)
+                # "set Require authentication for purchases to Off": the verb may stand further back.
+                verb_near = any(t in _SWITCH_VERBS for t in near) or toks[i - 1 : i] == ["to"] and "set" in toks[:i]
                 after_position = i > 0 and toks[i - 1] in ("on", "off")  # "turn it off on the same screen"
                 phrasal = i > 0 and toks[i - 1] in _PHRASAL and not after_position
                 if (verb_near and (following not in _DETERMINERS or phrasal)) if strict else (
@@ -712,13 +744,17 @@ def polar_mentions(text: str, window: int = 5, strict: bool = True) -> list[Ment
 
 # Words that name no switch: a pronoun's switch is the clause before's when its own words are only these.
 _NO_NAME = frozenset("first back again now later afterwards instead there here too straight away".split())
+# Words that name no switch anywhere: "the old one is cut off" and "the new one is activated" share no switch.
+_NO_SWITCH_NAME = frozenset("one ones thing things way".split())
 # Words after which a capitalised switch word is a setting's name, not a choice ("choose Deny" chooses).
-_BEFORE_A_NAME = frozenset("on off sure that toggle the untick tick enable disable activate deactivate".split())
+_BEFORE_A_NAME = frozenset("on off sure that toggle the untick tick enable disable activate deactivate called named "
+                           "labelled labeled titled".split())
 
 
 def _context_words(toks: list[str]) -> set[str]:
-    return {t for t in toks if t not in STOPWORDS and t not in _POLAR_VERBS and t not in _SWITCH_VERBS
-            and t not in _NO_CONTEXT and (len(t) > 2 or t.isdigit()) and not t.endswith("n't")}  # fmt: skip
+    return {t for t in toks if t not in STOPWORDS and t not in _NO_SWITCH_NAME and t not in _POLAR_VERBS
+            and t not in _SWITCH_VERBS and t not in _NO_CONTEXT and (len(t) > 2 or t.isdigit())
+            and not t.endswith("n't")}  # fmt: skip
 
 
 def _shared(context: set[str], other: set[str]) -> int:
@@ -866,6 +902,10 @@ _DONE_BY_ANOTHER = re.compile(r"(?:\b(?:we|they|he|she)(?:'ll|'ve|'d)?(?:\s+(?:c
                               re.IGNORECASE)  # fmt: skip
 
 
+# What the customer may already have done is no advice to do it: "if you did open the link, call your bank".
+_CONDITION = re.compile(r"\b(?:if|in case|where)\s+(?:you|they|someone)(?:'ve|'d)?\s+(?:\w+\s+){0,2}$", re.IGNORECASE)
+
+
 def _done_by_another(before: str, operator_too: bool) -> bool:
     """Whether the words right before a risky verb give it a subject other than the customer (a pronoun, perhaps
     with a modal, or a possessive noun): not "to stop it, text ...", where "it" is the object before a comma.
@@ -891,8 +931,10 @@ def _risky_matches(text: str) -> list[tuple[str, str, bool]]:
             # A disclosing verb after a determiner is a noun: "reset the passwords for your email" sends nothing.
             if kind == "disclose" and (tokens(before)[-1:] or [""])[0] in _DETERMINERS:
                 continue
-            if _done_by_another(before, kind == "disclose"):
+            if _done_by_another(before, kind == "disclose") or _CONDITION.search(before):
                 continue
+            if match.group(0).split()[0].isupper() and len(match.group(0).split()[0]) > 2:
+                continue  # a keyword the customer texts ("send STOP to the short number"), no verb
             against = bool(_ADVISED_AGAINST.search(before[-40:]) or _DENIED_IN_CLAUSE.search(before))
             objects = _OBJECT.findall(match.group(0).lower()) or match.group(0).lower().split()
             found.append((kind, kind if kind in _ONE_OBJECT else objects[-1], against))
@@ -920,7 +962,7 @@ def new_risky_actions(candidate: str, reference: str, question: str = "") -> int
                     if mention.sign < 0 for word in mention.context}  # fmt: skip
     # What the reference itself stops in other words ("stop the line" for "suspend your line") is no new harm.
     stopped = {word for text in (reference, question) for match in _STOPPING.finditer(text)
-               for word in tokens(match.group(1))}  # fmt: skip
+               for word in tokens(match.group(1)) + tokens(text[: match.start()])[-3:]}  # fmt: skip
     unprotect = sum(1 for action in new if not (action.startswith("unprotect ") and action.split()[-1] in switched_off
                                                 or action.startswith("payment ") and action.split()[-1] in stopped))
     return unprotect + dismissed_instructions(candidate, reference) + broken_warnings(candidate, reference)

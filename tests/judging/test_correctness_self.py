@@ -16,6 +16,7 @@ from tests.helpers import FIXTURES
 # Holdouts whose authors' wording the judge may be checked on (the newest blind one is measured, never tested on).
 HOLDOUTS = ("correctness_holdout", "correctness_holdout_blind", "correctness_holdout_blind2",
             "correctness_holdout_blind3", "correctness_holdout_blind4", "correctness_holdout_blind5",
+            "correctness_holdout_blind6", "correctness_holdout_blind7",
             "correctness_reworded")  # fmt: skip
 CONTRADICTIONS = ("unknown_numbers", "unknown_menu_segments", "flipped_switches", "negation_flips",
                   "new_risky_actions", "missing_steps", "reversed_steps", "changed_details")  # fmt: skip

@@ -178,3 +178,58 @@ def test_a_toggle_named_only_by_its_clause():
                                reference) == 1  # fmt: skip
     assert dc.flipped_switches("Open Settings, tap Phone, then Show My Caller ID, and turn that toggle grey.",
                                reference) == 0  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("candidate", "reference", "unknown"),
+    [
+        # Times of day and prices in words are the reference's figures in any spelling.
+        ("Open Monday to Friday, 8:30am until 6pm.", "Opening hours: Monday-Friday 08:30-18:00.", 0),
+        ("Open Monday to Friday, 8:30am until 7pm.", "Opening hours: Monday-Friday 08:30-18:00.", 1),
+        ("Roaming is two pounds twenty-five per day.", "Roaming costs £2.25 a day.", 0),
+        ("Roaming is two pounds fifty per day.", "Roaming costs £2.25 a day.", 1),
+        ("Enter the nineteen-digit SIM number.", "Enter the 19-digit SIM number.", 0),
+        # "Nothing extra" is what "the same as a normal call" says; "free" is not.
+        ("There's no extra charge: calls use your minutes.", "Calls over Wi-Fi cost the same as normal calls.", 0),
+        ("Calls over Wi-Fi are free.", "Calls over Wi-Fi cost the same as normal calls.", 1),
+        ("You won't be charged for anything after you report it.",
+         "You're not liable for charges after you report it.", 0),
+    ],
+)
+def test_times_and_prices_in_words(candidate, reference, unknown):
+    assert dc.unknown_numbers(candidate, reference, "") == unknown
+
+
+@pytest.mark.parametrize(
+    ("text", "risky"),
+    [
+        ("Send the word STOP to the short number on your bill.", set()),
+        ("If you did open the link and typed in your bank details, call your bank.", set()),
+        ("Open the link in the text and enter your details.", {"unofficial link"}),
+        ("Choose Erase All Content and Settings to clear whatever blocks it.", {"destroy settings"}),
+        ("Open Wireless > Security and set the security mode to None.", {"unprotect security"}),
+        ("Download one of the free unlock apps from an unlocking website.", {"unofficial website"}),
+        ("Text the SIM number together with your account password to our agent.", {"disclose password"}),
+    ],
+)
+def test_risky_advice_in_freer_words(text, risky):
+    assert dc.risky_actions(text) == risky
+
+
+def test_what_the_reference_stops_in_the_passive_is_no_new_harm():
+    reference = "Your contract is cancelled and payments refunded within 14 days of us receiving the phone."
+    assert dc.new_risky_actions("Once it reaches us, we cancel the contract and refund you.", reference) == 0
+
+
+@pytest.mark.parametrize(
+    ("candidate", "reference", "flips"),
+    [
+        ("Switch on the bar called Block third-party charges.", "Turn on Block third-party charges.", 0),
+        ("The moment the new SIM is live, the old one is cut off.",
+         "Your old SIM stops working as soon as the new one is activated.", 0),
+        ("Remove phone billing, then set Require authentication for purchases to Never.",
+         "Remove phone billing and turn on Require authentication for purchases.", 1),
+    ],
+)
+def test_switches_named_called_set_far_back_or_by_one(candidate, reference, flips):
+    assert dc.flipped_switches(candidate, reference) == flips
