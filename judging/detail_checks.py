@@ -349,10 +349,10 @@ def _same_quantity(a: tuple, b: tuple) -> bool:
     return same and (a[3] is None or b[3] is None or a[3] == b[3])
 
 
-def _missing_figures(candidate: str, reference: str) -> list[tuple]:
-    """The reference's figures the candidate states nowhere, as a quantity or in words."""
-    found, values = quantities(candidate), numbers(candidate)
-    return [k for k in quantities(reference)
+def _missing_figures(found: list[tuple], values: set[str], ref_found: list[tuple]) -> list[tuple]:
+    """The reference's figures (`ref_found`) the candidate states nowhere, as a quantity (`found`) or in words
+    (`values`)."""
+    return [k for k in ref_found
             if not any(_same_quantity(c, k) for c in found) and not (k[1] is None and k[0] in values)]  # fmt: skip
 
 
@@ -401,12 +401,13 @@ def unknown_numbers(candidate: str, reference: str, question: str) -> int:
     known = quantities(known_text)
     known_values = numbers(_without_layout(known_text)) | set(_joined_runs(known_text))
     known_values |= {digits for code in codes(known_text) for digits in re.findall(r"\d+", code)}
-    missing_kinds = {k[1] for k in _missing_figures(candidate, reference)}
-    ref_kinds = {k[1] for k in quantities(reference)}
+    found, ref_found = quantities(candidate), quantities(reference)
+    missing_kinds = {k[1] for k in _missing_figures(found, numbers(candidate), ref_found)}
+    ref_kinds = {k[1] for k in ref_found}
     cand_free, cand_charged = _free_or_charged(candidate)
     ref_free, ref_charged = _free_or_charged(reference)
     unknown = set()
-    for quantity in quantities(candidate):
+    for quantity in found:
         if not any(_same_quantity(quantity, k) for k in known):
             if quantity[1] is None and quantity[0] in known_values:
                 continue
@@ -422,15 +423,14 @@ def unknown_numbers(candidate: str, reference: str, question: str) -> int:
     # "Free" against a reference that only charges, where the candidate names no charge or price of its own (one
     # that does, "days you don't use cost nothing, the others $10", says what the reference says); a charge
     # against a reference that only says free.
-    says_a_price = cand_charged or any(q[1] == "money" for q in quantities(candidate))
+    says_a_price = cand_charged or any(q[1] == "money" for q in found)
     # "No extra charge" says what "costs the same as a normal call" says: nothing on top, not nothing at all.
     cand_free = cand_free and bool(_FREE.search(_NO_EXTRA.sub(" ", candidate)))
     if (cand_free and not ref_free and ref_charged and not says_a_price
             or cand_charged and ref_free and not ref_charged and not cand_free):
         unknown.add(("free", "money", None))
-    if not any(q[0] == "free" for q in unknown) and _free_made_charged(candidate, reference):
+    if ("free", "money", None) not in unknown and _free_made_charged(candidate, reference):
         unknown.add(("free", "money", None))
-    whole = (codes, addresses, names, ip_addresses)
     # A known figure under a label the reference gives other figures ("option 4" for "option 2", "30 missed
     # replies" for "3 missed replies"); an unknown one is counted above.
     known_labels = {label for label, _ in labelled_figures(known_text)}
@@ -438,10 +438,12 @@ def unknown_numbers(candidate: str, reference: str, question: str) -> int:
                       if label in known_labels and value in known_values)  # fmt: skip
     # A new code, address or name counts where the reference gives none of its kind or one is left out: beside
     # every one of the reference's ("VoLTE (voice over 4G)" where it names 3G and 5G) it explains, not replaces.
-    return len(unknown) + mislabelled + sum(
-        len(found(candidate) - found(known_text)) for found in whole
-        if not found(reference) or found(reference) - found(candidate)
-    )  # fmt: skip
+    new_wholes = 0
+    for read in (codes, addresses, names, ip_addresses):
+        ours, theirs = read(candidate), read(reference)
+        if not theirs or theirs - ours:
+            new_wholes += len(ours - read(known_text))
+    return len(unknown) + mislabelled + new_wholes
 
 
 # A bare figure named by the word before it ("option 4", "channel 11", "port 25"): a figure the reference gives
@@ -681,7 +683,7 @@ _VALUE_SIGN = {"automatic": "On", "always": "On", "green": "On", "manual": "Off"
 def _plain_positions(text: str) -> str:
     """The text with switch positions given in other words rewritten as On and Off (see above), and the negation
     in a name ("Do Not Disturb is off") left out."""
-    text = _TICK_PUT.sub("tick", _TICK_CLEARED.sub("untick", _NAMED_NEGATION.sub(r"\1 X", text)))
+    text = _TICK_PUT.sub("tick", _TICK_CLEARED.sub("untick", _names_unnegated(text)))
 
     def setting(match: re.Match) -> str:
         lead = match["lead"] if match["lead"] and match["lead"].lower() not in ("on", "at") else "set to"
@@ -702,8 +704,8 @@ def polar_mentions(text: str, window: int = 5, strict: bool = True) -> list[Ment
     text = _plain_positions(text)
     instructs, previous = False, set()
     for clause, lead in _clauses(text):
-        toks = tokens(clause)
         cased = re.findall(_TOKEN.pattern, clause, re.IGNORECASE)
+        toks = [t.lower() for t in cased]
         # "Restart the phone after switching roaming off": what is done first belongs to the same instruction.
         instructs = instructs if lead == "after" else lead not in _SUBORDINATE and _instructs(clause, toks)
         for i, tok in enumerate(toks):
@@ -878,8 +880,12 @@ def details_covered(candidate: str, reference: str) -> float:
 _NAMED_NEGATION = re.compile(r"\b([A-Z][a-z]+) (?:Not|No|Never)\b(?= [A-Z])")
 
 
+def _names_unnegated(text: str) -> str:
+    return _NAMED_NEGATION.sub(r"\1 X", text)
+
+
 def negations(sentence: str) -> int:
-    return len(_NEGATION.findall(_NAMED_NEGATION.sub(r"\1 X", sentence)))
+    return len(_NEGATION.findall(_names_unnegated(sentence)))
 
 
 def refusal_phrases(text: str) -> int:
@@ -924,7 +930,8 @@ def _risky_matches(text: str) -> list[tuple[str, str, bool]]:
     found = []
     for kind, pattern in _RISKY.items():
         for match in pattern.finditer(text):
-            first = match.group(0).split()[0].lower() if match.group(0).split() else ""
+            word = (match.group(0).split() or [""])[0]
+            first = word.lower()
             if first.endswith("ing") and _DESCRIBED.search(text[max(0, match.start() - 12) : match.start()]):
                 continue
             before = text[max(0, match.start() - 60) : match.start()]
@@ -933,7 +940,7 @@ def _risky_matches(text: str) -> list[tuple[str, str, bool]]:
                 continue
             if _done_by_another(before, kind == "disclose") or _CONDITION.search(before):
                 continue
-            if match.group(0).split()[0].isupper() and len(match.group(0).split()[0]) > 2:
+            if word.isupper() and len(word) > 2:
                 continue  # a keyword the customer texts ("send STOP to the short number"), no verb
             against = bool(_ADVISED_AGAINST.search(before[-40:]) or _DENIED_IN_CLAUSE.search(before))
             objects = _OBJECT.findall(match.group(0).lower()) or match.group(0).lower().split()
